@@ -1,0 +1,375 @@
+"""Configs: dataclasses holding the paper's defaults, named presets, YAML load / save.
+
+The CLI (``--config FILE.yaml``, ``--preset NAME``, ``--set key=value``), YAML files and
+notebooks all fill the same :class:`Config`; nothing is read from globals.
+
+Paper hyper-parameters (Sec. 4.2): SGD, lr 0.1, momentum 0.9, weight decay 5e-4;
+self-supervised on UCF101 / HMDB51 600 epochs with lr x0.1 at 300 and 500; on Kinetics 200
+epochs, x0.1 at 100 and 150; fine-tuning and supervised DTG 80 epochs, x0.1 at 30 and 60;
+joint loss weights alpha = 0.1, beta = 1.0 (Eq. 3).
+
+Where the paper is silent, dtgkit chooses and says so here:
+
+* ``dtg.tau = 0.07`` and ``dtg.queue_size = 4096``: the paper cites MoCo for the InfoNCE form
+  and only says K is smaller than the number of training videos; 0.07 is MoCo's temperature;
+  4096 < 9,537 UCF101 split-1 training videos (a queue larger than the data set contrasts a
+  video with its own earlier copy).
+* ``data.num_segments = 8`` (TSN's common setting), ``data.size = 224`` on GPU presets.
+* ``pretrain.batch_size = 64``: not given in the paper; the lr is *not* rescaled automatically
+  (set ``optim.lr_scale_batch`` to use the linear scaling rule, lr x batch / 256).
+* ``dtg.proj_dim``: the student feature is projected into each teacher's own feature space
+  (teachers differ in dimension), so there is no single projection size for ``fusion="loss"``.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import yaml
+
+PAIR_MODES = ("seq_seq_overlap", "seq_seq_disjoint", "img_img", "img_seq")
+METHODS = ("dtg", "distinit-l1", "distinit-ce", "moco", "none")
+WEIGHTINGS = ("uniform", "fixed", "offline", "online1", "online2")
+DATASETS = ("synth", "ucf101", "hmdb51", "list", "folders")
+
+
+@dataclass
+class DataConfig:
+    """Where the videos are and how clips are sampled (Sec. 3.1, TSN sampling)."""
+
+    dataset: str = "synth"          #: synth | ucf101 | hmdb51 | list | folders
+    root: str = ""                  #: video root (synth: the generated SynthActions root)
+    split_dir: str = ""             #: folder with the official split files (default: root/splits)
+    split: int = 1                  #: official split number (1, 2, 3)
+    train_list: str = ""            #: list-file datasets: training list (`path label` lines)
+    test_list: str = ""             #: list-file datasets: test list
+    num_segments: int = 8           #: T, TSN segments per clip
+    size: int = 224                 #: crop size in pixels
+    pair_mode: str = "seq_seq_overlap"  #: one of PAIR_MODES (the paper's Table 2)
+    backend: str = "auto"           #: video backend: auto | decord | pyav | frames
+    num_workers: int = 4            #: DataLoader worker processes (decoding)
+    fraction: float = 1.0           #: fraction of training videos used (data-efficiency study)
+    test_clips: int = 1             #: clips per video at test time (scores averaged)
+
+
+@dataclass
+class ModelConfig:
+    """The student (Sec. 3.1): a TSN 2D net or a 3D ResNet."""
+
+    student: str = "tsn_r18"        #: a name from dtgkit.models.list_students()
+    init: str = ""                  #: optional 2D ImageNet-style state_dict to load / inflate
+    dropout: float = 0.5            #: dropout before the classifier (TSN practice)
+
+
+@dataclass
+class DTGConfig:
+    """The guidance: teachers, queue, loss, weighting (Sec. 3.2-3.4, Eq. 1-3)."""
+
+    method: str = "dtg"             #: dtg | distinit-l1 | distinit-ce | moco | none
+    teachers: list[str] = field(default_factory=lambda: ["imagenet-efficientnet-lite0"])
+    weighting: str = "uniform"      #: uniform | fixed | offline | online1 | online2
+    weights: list[float] = field(default_factory=list)   #: fixed weights (normalised)
+    offline_accs: list[float] = field(default_factory=list)  #: single-teacher top-1 (%)
+    weight_temperature: float = 1.0  #: temperature of the offline / online softmax
+    fusion: str = "loss"            #: loss (Sec. 4.3.3) | feature (Eq. 1)
+    queue_size: int = 4096          #: K
+    tau: float = 0.07               #: InfoNCE temperature (Eq. 2)
+    moco_dim: int = 128             #: MoCo-video baseline: feature size
+    moco_momentum: float = 0.999    #: MoCo-video baseline: key-encoder momentum
+    mask: str = "none"              #: queue negatives masked: none | video | group
+    use_cache: bool = False         #: guidance from the teacher feature cache (no random crop)
+    cache_dir: str = ""             #: where `dtgkit cache-teachers` wrote the cache
+    alpha: float = 0.1              #: supervised DTG, weight of L_contrast (Eq. 3)
+    beta: float = 1.0               #: supervised DTG, weight of L_CE (Eq. 3)
+
+
+@dataclass
+class OptimConfig:
+    """SGD with step decay (Sec. 4.2)."""
+
+    epochs: int = 600
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    milestones: list[int] = field(default_factory=lambda: [300, 500])
+    gamma: float = 0.1
+    lr_scale_batch: bool = False    #: linear scaling rule lr * batch_size / 256
+    max_steps_per_epoch: int = 0    #: 0 = the whole epoch
+
+
+@dataclass
+class RunConfig:
+    """Where and how a run executes."""
+
+    out_dir: str = "runs"
+    name: str = ""                  #: run folder name (default: preset / stage)
+    seed: int = 0
+    device: str = "auto"            #: auto | cpu | cuda | cuda:N | mps
+    amp: bool = True                #: mixed precision on CUDA (bf16 where supported)
+    channels_last: bool = True      #: on CUDA
+    progress: bool = True           #: tqdm bars
+    log_every: int = 10             #: steps between metrics.jsonl lines
+    eval_knn_every: int = 0         #: epochs between kNN monitors (0 = only at the end)
+
+
+@dataclass
+class Config:
+    """Everything a run needs; ``pretrain`` and ``finetune`` hold the two stages' schedules."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dtg: DTGConfig = field(default_factory=DTGConfig)
+    pretrain: OptimConfig = field(default_factory=OptimConfig)
+    finetune: OptimConfig = field(
+        default_factory=lambda: OptimConfig(epochs=80, milestones=[30, 60], batch_size=32)
+    )
+    run: RunConfig = field(default_factory=RunConfig)
+    preset: str = ""
+
+    # ----------------------------------------------------------------- conversions
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def copy(self) -> Config:
+        return copy.deepcopy(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the resolved config as YAML (atomically)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(self.to_dict(), fh, sort_keys=False)
+        os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------- building
+def _from_dict(cls, data: dict[str, Any], where: str):
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ValueError(
+                f"{where}: unknown key {key!r}; known keys: {', '.join(sorted(known))}"
+            )
+        sub = _SECTIONS.get((cls, key))
+        kwargs[key] = _from_dict(sub, value, f"{where}.{key}") if sub else value
+    return cls(**kwargs)
+
+
+_SECTIONS = {
+    (Config, "data"): DataConfig,
+    (Config, "model"): ModelConfig,
+    (Config, "dtg"): DTGConfig,
+    (Config, "pretrain"): OptimConfig,
+    (Config, "finetune"): OptimConfig,
+    (Config, "run"): RunConfig,
+}
+
+
+def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """Build a :class:`Config` from nested dicts; unknown keys raise naming the key."""
+    return _from_dict(Config, data, where)
+
+
+def load_config(path: str | os.PathLike, base: Config | None = None) -> Config:
+    """Load a YAML config file on top of ``base`` (or of the file's own ``preset:``).
+
+    Sections and keys left out keep the values of the base (defaults if none).
+    """
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"config file not found: {path}")
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    config_from_dict(data, where=str(path))  # names unknown keys against the file itself
+    if data.get("preset"):
+        base = get_preset(data["preset"])
+    start = (base or Config()).to_dict()
+    return config_from_dict(_deep_update(start, data), where=str(path))
+
+
+def _deep_update(base: dict, upd: dict) -> dict:
+    for k, v in upd.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
+    """Apply ``section.key=value`` overrides (values parsed as YAML: ``1e-3``, ``[a, b]``).
+
+    Raises:
+        ValueError: naming the override when the key is unknown or the value has the wrong type.
+    """
+    cfg = cfg.copy()
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected key=value, e.g. pretrain.lr=0.01")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw != "" else ""
+        obj: Any = cfg
+        parts = key.strip().split(".")
+        for i, part in enumerate(parts):
+            if not dataclasses.is_dataclass(obj) or part not in {f.name for f in fields(obj)}:
+                known = ", ".join(f.name for f in fields(obj)) if dataclasses.is_dataclass(obj) else ""
+                raise ValueError(f"--set {item!r}: unknown key {'.'.join(parts[: i + 1])!r}; "
+                                 f"known here: {known}")
+            if i == len(parts) - 1:
+                current = getattr(obj, part)
+                setattr(obj, part, _coerce(value, current, item))
+            else:
+                obj = getattr(obj, part)
+    return cfg
+
+
+def _coerce(value: Any, current: Any, item: str) -> Any:
+    """Cast an override to the type of the field it replaces, or say what was expected."""
+    if dataclasses.is_dataclass(current):
+        raise ValueError(f"--set {item!r}: {type(current).__name__} is a section, set one of its keys")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(current, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(current, float):
+        ok, value = is_number, float(value) if is_number else value
+    elif isinstance(current, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(current, str):
+        ok, value = True, "" if value is None else str(value)
+    elif isinstance(current, list):
+        ok = True
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif not isinstance(value, list):
+            value = [value]
+    else:
+        ok = True
+    if not ok:
+        raise ValueError(f"--set {item!r}: expected {type(current).__name__}, got {value!r}")
+    return value
+
+
+def validate(cfg: Config) -> Config:
+    """Reject impossible configs up front, naming the key (before any work is done)."""
+    def bad(key: str, msg: str) -> None:
+        raise ValueError(f"config {key}: {msg}")
+
+    d, m, o = cfg.data, cfg.dtg, cfg.pretrain
+    if d.dataset not in DATASETS:
+        bad("data.dataset", f"{d.dataset!r} is not one of {DATASETS}")
+    if d.pair_mode not in PAIR_MODES:
+        bad("data.pair_mode", f"{d.pair_mode!r} is not one of {PAIR_MODES}")
+    if d.num_segments < 1:
+        bad("data.num_segments", f"must be >= 1, got {d.num_segments}")
+    if d.size < 16:
+        bad("data.size", f"must be >= 16 pixels, got {d.size}")
+    if not 0 < d.fraction <= 1:
+        bad("data.fraction", f"must be in (0, 1], got {d.fraction}")
+    if m.method not in METHODS:
+        bad("dtg.method", f"{m.method!r} is not one of {METHODS}")
+    if m.weighting not in WEIGHTINGS:
+        bad("dtg.weighting", f"{m.weighting!r} is not one of {WEIGHTINGS}")
+    if m.fusion not in ("loss", "feature"):
+        bad("dtg.fusion", f"{m.fusion!r} is not 'loss' or 'feature'")
+    if m.mask not in ("none", "video", "group"):
+        bad("dtg.mask", f"{m.mask!r} is not one of none, video, group")
+    if m.method in ("dtg", "distinit-l1", "distinit-ce") and not m.teachers:
+        bad("dtg.teachers", f"method {m.method!r} needs at least one teacher")
+    if m.weighting == "offline" and len(m.offline_accs) != len(m.teachers):
+        bad("dtg.offline_accs", f"offline weighting needs one accuracy per teacher "
+            f"({len(m.teachers)} teachers, {len(m.offline_accs)} accuracies)")
+    if m.weighting == "fixed" and len(m.weights) != len(m.teachers):
+        bad("dtg.weights", f"fixed weighting needs one weight per teacher "
+            f"({len(m.teachers)} teachers, {len(m.weights)} weights)")
+    if m.queue_size < 1:
+        bad("dtg.queue_size", f"must be >= 1, got {m.queue_size}")
+    if m.tau <= 0:
+        bad("dtg.tau", f"must be > 0, got {m.tau}")
+    if m.use_cache and not m.cache_dir:
+        bad("dtg.cache_dir", "use_cache=true needs the folder written by `dtgkit cache-teachers`")
+    for name, opt in (("pretrain", o), ("finetune", cfg.finetune)):
+        if opt.epochs < 1:
+            bad(f"{name}.epochs", f"must be >= 1, got {opt.epochs}")
+        if opt.batch_size < 1:
+            bad(f"{name}.batch_size", f"must be >= 1, got {opt.batch_size}")
+        if opt.lr <= 0:
+            bad(f"{name}.lr", f"must be > 0, got {opt.lr}")
+        if list(opt.milestones) != sorted(opt.milestones):
+            bad(f"{name}.milestones", f"must be increasing, got {opt.milestones}")
+    return cfg
+
+
+# ---------------------------------------------------------------------- presets
+def _paper(dataset: str, student: str, epochs: int, milestones: list[int], size: int = 224) -> Config:
+    cfg = Config()
+    cfg.data.dataset = dataset
+    cfg.data.size = size
+    cfg.model.student = student
+    cfg.pretrain = OptimConfig(epochs=epochs, milestones=milestones)
+    if student in ("r3d_18", "r2plus1d_18"):
+        cfg.data.num_segments = 16   # a 16-frame clip, the usual 3D-ResNet18 input
+    return cfg
+
+
+def _cpu_demo() -> Config:
+    cfg = Config()
+    cfg.data = DataConfig(dataset="synth", root="runs/synth", num_segments=4, size=64,
+                          num_workers=2, test_clips=1)
+    cfg.model = ModelConfig(student="tsn_r18")
+    cfg.dtg.teachers = ["imagenet-efficientnet-lite0"]
+    cfg.dtg.queue_size = 256
+    cfg.pretrain = OptimConfig(epochs=3, batch_size=16, lr=0.05, milestones=[])
+    cfg.finetune = OptimConfig(epochs=3, batch_size=16, lr=0.01, milestones=[])
+    cfg.run = RunConfig(out_dir="runs", amp=False)
+    return cfg
+
+
+def _ci_tiny() -> Config:
+    cfg = Config()
+    cfg.data = DataConfig(dataset="synth", root="", num_segments=2, size=32, num_workers=0)
+    cfg.model = ModelConfig(student="tiny", dropout=0.0)
+    cfg.dtg.teachers = ["tiny"]
+    cfg.dtg.queue_size = 16
+    cfg.pretrain = OptimConfig(epochs=2, batch_size=4, lr=0.05, milestones=[1])
+    cfg.finetune = OptimConfig(epochs=2, batch_size=4, lr=0.05, milestones=[1])
+    cfg.run = RunConfig(out_dir="runs", amp=False, progress=False, log_every=1)
+    return cfg
+
+
+PRESETS = {
+    "paper-ucf101-tsn-r18": lambda: _paper("ucf101", "tsn_r18", 600, [300, 500]),
+    "paper-hmdb51-tsn-r18": lambda: _paper("hmdb51", "tsn_r18", 600, [300, 500]),
+    "paper-kinetics-tsn-r18": lambda: _paper("list", "tsn_r18", 200, [100, 150]),
+    "paper-ucf101-r3d18": lambda: _paper("ucf101", "r3d_18", 600, [300, 500], size=112),
+    "cpu-demo": _cpu_demo,
+    "ci-tiny": _ci_tiny,
+}
+
+
+def list_presets() -> list[str]:
+    return list(PRESETS)
+
+
+def get_preset(name: str) -> Config:
+    """A fresh copy of a named preset (the paper's settings, or small CPU ones)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
+    cfg = PRESETS[name]()
+    cfg.preset = name
+    return cfg
+
+
+def resolve_config(preset: str | None = None, config_file: str | None = None,
+                   overrides: list[str] | None = None) -> Config:
+    """The one way a run gets its config: preset, then YAML file, then ``--set`` overrides."""
+    cfg = get_preset(preset) if preset else Config()
+    if config_file:
+        cfg = load_config(config_file, base=cfg)
+    return validate(apply_overrides(cfg, overrides))

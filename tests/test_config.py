@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+
+from dtgkit.config import (Config, apply_overrides, get_preset, list_presets, load_config,
+                           resolve_config, validate)
+
+
+def test_paper_presets_carry_paper_hyperparameters():
+    for name in ("paper-ucf101-tsn-r18", "paper-hmdb51-tsn-r18"):
+        c = get_preset(name)
+        assert (c.pretrain.lr, c.pretrain.momentum, c.pretrain.weight_decay) == (0.1, 0.9, 5e-4)
+        assert (c.pretrain.epochs, c.pretrain.milestones) == (600, [300, 500])
+        assert (c.finetune.epochs, c.finetune.milestones) == (80, [30, 60])
+        assert (c.dtg.alpha, c.dtg.beta) == (0.1, 1.0)
+    k = get_preset("paper-kinetics-tsn-r18")
+    assert (k.pretrain.epochs, k.pretrain.milestones) == (200, [100, 150])
+    assert get_preset("paper-ucf101-r3d18").model.student == "r3d_18"
+    assert {"cpu-demo", "ci-tiny"} <= set(list_presets())
+    for name in list_presets():
+        validate(get_preset(name))
+
+
+def test_overrides_and_yaml_round_trip(tmp_path):
+    c = resolve_config("ci-tiny", overrides=["pretrain.lr=0.2", "dtg.teachers=a,b",
+                                             "data.num_segments=3", "run.amp=false"])
+    assert (c.pretrain.lr, c.dtg.teachers, c.data.num_segments, c.run.amp) == (0.2, ["a", "b"], 3, False)
+    c.save(tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == c
+
+
+def test_yaml_file_on_top_of_its_preset(tmp_path):
+    f = tmp_path / "exp.yaml"
+    f.write_text("preset: cpu-demo\npretrain:\n  epochs: 7\n")
+    c = load_config(f)
+    assert c.pretrain.epochs == 7 and c.pretrain.batch_size == get_preset("cpu-demo").pretrain.batch_size
+
+
+@pytest.mark.parametrize("override, key", [
+    ("pretrain.lrr=1", "pretrain.lrr"),
+    ("pretrain.lr=abc", "pretrain.lr"),
+    ("nosuch.x=1", "nosuch"),
+])
+def test_bad_overrides_name_the_key(override, key):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        apply_overrides(Config(), [override])
+
+
+def test_unknown_yaml_key_names_file_and_key(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("data:\n  num_segmentz: 4\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml\.data.*num_segmentz"):
+        load_config(f)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("dtg.weighting=offline", "dtg.offline_accs"),
+    ("data.pair_mode=sideways", "data.pair_mode"),
+    ("pretrain.batch_size=0", "pretrain.batch_size"),
+    ("dtg.use_cache=true", "dtg.cache_dir"),
+    ("data.fraction=0", "data.fraction"),
+])
+def test_impossible_configs_are_rejected_up_front(override, key):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+        resolve_config("ci-tiny", overrides=[override])

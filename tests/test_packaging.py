@@ -1,0 +1,53 @@
+"""The install story: pyproject.toml and environment.yml list the same packages; CI calls make test."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _names(reqs):
+    return {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].strip().lower() for r in reqs}
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_list = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = _names(r for r in pip_list if not r.startswith("-e"))
+    assert listed == wanted, f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+
+
+def test_ci_runs_make_test():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in script
+    assert "set -e" in script
+
+
+def test_readme_starts_with_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, flags=re.S)
+    assert blocks, "README has no command block"
+    assert blocks[0].split() == ["make", "demo", "make", "test"]
+
+
+def test_python_m_dtgkit_help():
+    out = subprocess.run([sys.executable, "-m", "dtgkit", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "dtgkit" in out
+
+
+def test_notebooks_are_canonical():
+    notebooks = sorted(str(p) for p in (ROOT / "notebooks").glob("*.ipynb"))
+    if not notebooks:
+        return
+    res = subprocess.run([sys.executable, str(ROOT / "tools" / "nbcanon.py"), "--check", *notebooks],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
