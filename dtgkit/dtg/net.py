@@ -1,0 +1,606 @@
+"""DTG-Net (Sec. 3) and the two baselines that share its code: DistInit [13] and MoCo [16].
+
+One training step of self-supervised DTG-Net (Fig. 1), for a batch of N videos:
+
+1. the student f_anchor encodes the anchor view, a projection head per teacher maps it into
+   that teacher's space: ``a_k = head_k(f_anchor(v_anchor))``;
+2. each frozen teacher k (eval mode, no gradient) encodes the guidance view of the same
+   videos: ``g_k = f_guidance,k(v_guidance)`` (or cached features are passed in);
+3. InfoNCE with the queue Q_k of teacher k (Eq. 2), logits computed before the enqueue;
+4. the teachers are fused with weights w (Eq. 1, Sec. 4.3.3), then each queue is updated FIFO.
+
+The teacher-free switch (``create_method("moco", ...)``) replaces the teachers by a momentum
+copy of the student; ``"distinit-l1"`` / ``"distinit-ce"`` keep the teachers but drop the
+negatives. Every ``forward`` returns ``(loss, diagnostics)`` with the same keys where they mean
+something: ``loss``, ``acc``, ``pos_sim``, ``neg_sim``, ``hard_neg_sim``, ``queue_fill``,
+``queue_age`` and per teacher ``loss/<name>``, ``weight/<name>``, ``acc/<name>``,
+``pos_sim/<name>``, ``neg_sim/<name>``. Diagnostics are detached 0-d tensors (``float(v)``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dtgkit.dtg import weighting as W
+from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_logits, info_nce_loss
+from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
+
+DEFAULT_K = 2048  # paper: "K is smaller than the total training samples" (Sec. 3.4), no value
+DEFAULT_TAU = 0.07  # paper: InfoNCE "from [16]", no value; MoCo v1 uses 0.07
+FUSIONS = ("loss", "feature")
+FUSED = "fused"
+METHODS = ("dtg", "distinit-l1", "distinit-ce", "moco")
+
+Weighting = Callable[..., torch.Tensor]
+
+
+def module_key(name: str) -> str:
+    """The ``nn.ModuleDict`` key of a teacher name: ``.`` is not allowed in module names, so
+    ``"torchvision:resnet18@w.pth"`` is stored as ``"torchvision:resnet18@w_pth"`` (the rule of
+    ``dtgkit.models.heads.ProjectionHeads``). Names in diagnostics stay as given."""
+    if not name:
+        raise ValueError("teacher name must not be empty")
+    return name.replace(".", "_")
+
+
+def _projection_head(in_dim: int, out_dim: int) -> nn.Module:
+    from dtgkit.models.heads import ProjectionHead  # lazy: only when no heads are given
+
+    return ProjectionHead(in_dim, out_dim)
+
+
+class _TeacherGuided(nn.Module):
+    """Student + frozen teachers: what DTG-Net and DistInit share.
+
+    Args:
+        student: nn.Module with ``.feat_dim``; ``forward(N x T x 3 x H x W) -> N x feat_dim``.
+        teachers: name -> frozen nn.Module with ``.feat_dim`` (``forward(clip) -> N x D``), or
+            name -> int feature dim when only cached ``guidance_feats`` will be passed.
+    """
+
+    def __init__(self, student: nn.Module, teachers: Mapping[str, nn.Module | int]) -> None:
+        super().__init__()
+        if not teachers:
+            raise ValueError("need at least one teacher")
+        self.student = student
+        self.names = list(teachers)
+        keys = [module_key(k) for k in self.names]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"teacher names collide as module keys: {self.names}")
+        self.teachers = nn.ModuleDict()
+        self.teacher_dims: dict[str, int] = {}
+        for name, t in teachers.items():
+            if isinstance(t, int):
+                self.teacher_dims[name] = t
+                continue
+            if not hasattr(t, "feat_dim"):
+                raise ValueError(f"teacher {name!r} has no .feat_dim")
+            self.teacher_dims[name] = int(t.feat_dim)
+            t.requires_grad_(False).eval()
+            self.teachers[module_key(name)] = t
+
+    def train(self, mode: bool = True) -> _TeacherGuided:
+        super().train(mode)
+        self.teachers.eval()  # teachers stay in eval mode (frozen BN statistics)
+        return self
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the student and the heads (never the teachers)."""
+        yield from self.student.parameters()
+        yield from self.heads.parameters()
+
+    @torch.no_grad()
+    def _guidance(
+        self,
+        guidance_clip: torch.Tensor | None,
+        guidance_feats: Mapping[str, torch.Tensor] | None,
+        N: int,
+        run: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Each teacher's output on the guidance clip (no gradient), or the cached features."""
+        if guidance_feats is not None:
+            missing = [k for k in self.names if k not in guidance_feats]
+            if missing:
+                raise ValueError(f"guidance_feats lacks teachers {missing}; has "
+                                 f"{sorted(guidance_feats)}")
+            out = {k: guidance_feats[k].detach() for k in self.names}  # k: N x D_k
+        else:
+            if guidance_clip is None:
+                raise ValueError("pass guidance_clip or guidance_feats")
+            out = {}
+            for k in self.names:
+                if module_key(k) not in self.teachers:
+                    raise ValueError(f"teacher {k!r} was given as a feature dim only: "
+                                     "pass guidance_feats")
+                t = self.teachers[module_key(k)]
+                out[k] = run(t, guidance_clip) if run else t(guidance_clip)  # N x D_k
+        for k, v in out.items():
+            if v.dim() != 2 or v.shape[0] != N:
+                raise ValueError(f"guidance of teacher {k!r}: expected {N} x D, got "
+                                 f"{tuple(v.shape)}")
+        return out
+
+
+class DTGNet(_TeacherGuided):
+    """Differentiated Teachers Guided network (Sec. 3, Eq. 1-2), self-supervised.
+
+    Args:
+        student: the video network to train (``.feat_dim``).
+        teachers: name -> frozen teacher (``.feat_dim``) or feature dim (cached features only).
+            Dict order is the teacher order of the weights.
+        heads: projection heads. ``fusion="loss"``: name -> head ``feat_dim -> D_k`` per
+            teacher. ``fusion="feature"``: ``{"fused": head feat_dim -> sum_k D_k}``. Heads must
+            return L2-normalised features (``dtgkit.models.heads.ProjectionHead``, the default;
+            ``make_heads`` gives a matching ``ProjectionHeads``).
+        queues: name (or ``"fused"``) -> :class:`GuidanceQueue` of the matching dim; default
+            new queues of size ``K`` and ``mask``. ModuleDict keys are :func:`module_key` of
+            the teacher names (``.`` -> ``_``).
+        weighting: ``"uniform"`` (default), ``"fixed"`` (needs ``weights``), ``"offline"``
+            (needs ``accuracies`` or :meth:`set_offline_accuracies`), ``"online1"``,
+            ``"online2"`` (see :mod:`dtgkit.dtg.weighting`), or a callable
+            ``f(pos_sims N x M, logits list|None, neg_masks list|None) -> M or N x M``.
+        weights: M user weights for ``"fixed"``.
+        accuracies: M single-teacher top-1 accuracies (percent) for ``"offline"``.
+        weighting_temperature: temperature of offline / online1 / online2; default 1.0 /
+            ``tau`` / 0.1.
+        tau: temperature of Eq. 2 (default 0.07, MoCo v1; the paper gives none).
+        K: queue size when queues are created here (default 2048; the paper gives none).
+        fusion: ``"loss"`` (default, Sec. 4.3.3: ``L = sum_k w_k L_k``, weights per teacher or
+            per sample) or ``"feature"`` (Eq. 1 on features, see :meth:`_forward_feature`).
+        mask: queue negative masking ``"none"`` (paper) / ``"video"`` / ``"group"``.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        teachers: Mapping[str, nn.Module | int],
+        heads: nn.ModuleDict | None = None,
+        queues: nn.ModuleDict | None = None,
+        *,
+        weighting: str | Weighting = "uniform",
+        weights: Sequence[float] | None = None,
+        accuracies: Sequence[float] | Mapping[str, float] | None = None,
+        weighting_temperature: float | None = None,
+        tau: float = DEFAULT_TAU,
+        K: int = DEFAULT_K,
+        fusion: str = "loss",
+        mask: str = "none",
+    ) -> None:
+        super().__init__(student, teachers)
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if isinstance(weighting, str) and weighting not in W.WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {W.WEIGHTINGS} or a callable, "
+                             f"got {weighting!r}")
+        if fusion == "feature" and weighting == "online2":
+            raise ValueError("weighting='online2' ranks each teacher's positive among its own "
+                             "queue: use fusion='loss'")
+        self.fusion, self.tau, self.weighting = fusion, float(tau), weighting
+        self.weighting_temperature = weighting_temperature
+        dims = {FUSED: sum(self.teacher_dims.values())} if fusion == "feature" else \
+            dict(self.teacher_dims)  # key -> dim of the space the loss lives in
+        feat_dim = int(student.feat_dim)
+        dims = {module_key(k): d for k, d in dims.items()}
+        self.heads = heads if heads is not None else nn.ModuleDict(
+            {k: _projection_head(feat_dim, d) for k, d in dims.items()})
+        self.queues = queues if queues is not None else nn.ModuleDict(
+            {k: GuidanceQueue(d, K, mask=mask) for k, d in dims.items()})
+        for what, md in (("heads", self.heads), ("queues", self.queues)):
+            if sorted(module_key(k) for k in md) != sorted(dims):
+                raise ValueError(f"{what} keys {sorted(md)} must be {sorted(dims)} for "
+                                 f"fusion={fusion!r}")
+        for k, d in dims.items():
+            if self.queues[k].dim != d:
+                raise ValueError(f"queue {k!r} has dim {self.queues[k].dim}, its space has "
+                                 f"dim {d}")
+        M = len(self.names)
+        static = torch.full((M,), float("nan"))  # M; NaN = offline weights not yet known
+        if weighting == "uniform":
+            static = W.uniform(M)
+        elif weighting == "fixed":
+            if weights is None or len(weights) != M:
+                raise ValueError(f"weighting='fixed' needs {M} weights for {self.names}, "
+                                 f"got {weights}")
+            static = W.fixed(weights)
+        self.register_buffer("static_weights", static.float())  # M
+        if accuracies is not None:
+            self.set_offline_accuracies(accuracies)
+
+    def set_offline_accuracies(
+        self, accuracies: Sequence[float] | Mapping[str, float], temperature: float | None = None
+    ) -> torch.Tensor:
+        """Switch to the *offline* weighting from single-teacher top-1 accuracies (percent).
+
+        Args:
+            accuracies: M values in teacher order, or name -> value for every teacher.
+            temperature: softmax temperature; default ``weighting_temperature`` or 1.0.
+
+        Returns:
+            the M weights now in use (also saved in ``state_dict``).
+        """
+        if isinstance(accuracies, Mapping):
+            missing = [k for k in self.names if k not in accuracies]
+            if missing:
+                raise ValueError(f"offline accuracies lack teachers {missing}")
+            accuracies = [accuracies[k] for k in self.names]
+        if len(accuracies) != len(self.names):
+            raise ValueError(f"need {len(self.names)} accuracies for {self.names}, "
+                             f"got {list(accuracies)}")
+        t = temperature or self.weighting_temperature or 1.0
+        self.static_weights.copy_(W.offline(accuracies, temperature=t))
+        self.weighting = "offline"
+        return self.static_weights.clone()
+
+    @torch.no_grad()
+    def teacher_weights(
+        self,
+        pos_sims: torch.Tensor,
+        logits: list[torch.Tensor] | None = None,
+        neg_masks: list[torch.Tensor | None] | None = None,
+    ) -> torch.Tensor:
+        """The weights w of Eq. 1 for this batch, N x M, no gradient.
+
+        Args:
+            pos_sims: N x M positive similarities a_k . g_k+ (for online1).
+            logits: M tensors N x (1+K) (for online2; None under feature fusion).
+            neg_masks: M masks N x K or None (for online2).
+        """
+        N, M = pos_sims.shape
+        w = self.weighting
+        t = self.weighting_temperature
+        if callable(w):
+            out = w(pos_sims, logits, neg_masks)
+        elif w == "online1":
+            out = W.online1(pos_sims, temperature=t or self.tau)
+        elif w == "online2":
+            out = W.online2(logits, temperature=t or 0.1, neg_masks=neg_masks)
+        else:
+            if w == "offline" and torch.isnan(self.static_weights).any():
+                raise ValueError("weighting='offline' needs accuracies: pass accuracies=... or "
+                                 "call set_offline_accuracies()")
+            out = self.static_weights
+        out = torch.as_tensor(out, device=pos_sims.device, dtype=pos_sims.dtype)
+        if out.shape not in ((M,), (N, M)):
+            raise ValueError(f"weights must be ({M},) or ({N}, {M}), got {tuple(out.shape)}")
+        return out.expand(N, M)  # N x M
+
+    def forward(
+        self,
+        anchor_clip: torch.Tensor | None,
+        guidance_clip: torch.Tensor | None = None,
+        *,
+        guidance_feats: Mapping[str, torch.Tensor] | None = None,
+        video_ids: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+        step: int | None = None,
+        anchor_feats: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One DTG step: loss of Eq. 2 fused over the teachers, then the FIFO update of Q.
+
+        Args:
+            anchor_clip: N x T x 3 x H x W in [0, 1], the student's view.
+            guidance_clip: N x T x 3 x H x W, the teachers' view of the same videos.
+            guidance_feats: name -> N x D_k cached teacher features instead of the clip.
+            video_ids: N long video ids (stored in the queue; for ``mask="video"``).
+            groups: N long group ids (-1 = none; for ``mask="group"``).
+            step: training step stored with the queued keys (for queue ages).
+            anchor_feats: N x C student features already computed from the anchor clip
+                (``anchor_clip`` is then ignored, may be None). For supervised DTG-Net (Eq. 3)
+                one student pass feeds both losses::
+
+                    feats = student(anchor)                      # N x C
+                    l_ct, diag = net(None, guidance, anchor_feats=feats)
+                    loss = joint_loss(l_ct, F.cross_entropy(classifier(feats), labels))
+
+        Returns:
+            (loss 0-d, diagnostics dict of detached 0-d tensors).
+        """
+        s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
+        g = self._guidance(guidance_clip, guidance_feats, s.shape[0])  # k: N x D_k
+        for k, v in g.items():
+            if v.shape[1] != self.teacher_dims[k]:
+                raise ValueError(f"guidance of teacher {k!r} has dim {v.shape[1]}, the teacher "
+                                 f"has feat_dim {self.teacher_dims[k]}")
+        g = {k: F.normalize(v.to(s.dtype), dim=1) for k, v in g.items()}  # k: N x D_k
+        if self.fusion == "loss":
+            return self._forward_loss(s, g, video_ids, groups, step)
+        return self._forward_feature(s, g, video_ids, groups, step)
+
+    def _forward_loss(self, s, g, video_ids, groups, step):
+        """Loss fusion (Sec. 4.3.3): ``L = mean_n sum_k w_nk L_nk``, one queue per teacher."""
+        logits, masks, stats = [], [], {}
+        for k in self.names:
+            q = self.queues[module_key(k)]
+            a_k = self.heads[module_key(k)](s)  # a_k: N x D_k
+            m_k = q.negative_mask(video_ids, groups)  # m_k: N x K or None
+            l_k = info_nce_logits(a_k, g[k], q.feats, self.tau, m_k)  # l_k: N x (1+K)
+            logits.append(l_k)
+            masks.append(m_k)
+            stats[k] = contrast_stats(l_k, self.tau, neg_mask=m_k, valid=q.valid_mask())
+        losses = torch.stack([info_nce_loss(l, "none") for l in logits], dim=1)  # N x M
+        pos_sims = torch.stack([l[:, 0] for l in logits], dim=1).detach().float()  # N x M
+        pos_sims = pos_sims * self.tau  # a_k . g_k+: N x M
+        w = self.teacher_weights(pos_sims, logits, masks)  # w: N x M
+        loss = (w * losses).sum(dim=1).mean()  # 0-d
+        diag = {"loss": loss.detach()}
+        for i, k in enumerate(self.names):
+            diag[f"loss/{k}"] = losses[:, i].mean().detach()
+            diag[f"weight/{k}"] = w[:, i].mean()
+            diag.update({f"{s_}/{k}": v for s_, v in stats[k].items() if s_ != "hard_neg_sim"})
+        for s_ in ("acc", "pos_sim", "neg_sim", "hard_neg_sim"):  # mean over teachers
+            diag[s_] = torch.stack([stats[k][s_] for k in self.names]).mean()
+        for k in self.names:
+            self.queues[module_key(k)].enqueue(g[k], video_ids, groups, step)  # after the logits
+        return loss, self._queue_diag(diag, self.queues[module_key(self.names[0])], step)
+
+    def _forward_feature(self, s, g, video_ids, groups, step):
+        """Feature fusion (Eq. 1): one InfoNCE on the weighted average of the guidance features.
+
+        The teachers' spaces differ (D_k differ, unrelated bases), so the common space is
+        their orthogonal direct sum R^(sum_k D_k): teacher k's unit feature occupies block k,
+        ``g = normalize(sum_k w_k E_k g_k) = normalize(concat_k(w_k g_k))`` (Eq. 1, then
+        renormalised for the dot-product similarity of Eq. 2). No parameter is added on the
+        guidance side and nothing is random; with one teacher this is exactly the single-teacher
+        DTG. The anchor is projected once into that space, ``a = head_fused(f_anchor(v))``, and
+        one queue holds the fused keys. Per-sample online1 weights use the similarity of the
+        anchor's block k (renormalised) with g_k.
+        """
+        q = self.queues[FUSED]
+        a = self.heads[FUSED](s)  # a: N x sum(D_k)
+        blocks = torch.split(a, [self.teacher_dims[k] for k in self.names], dim=1)  # k: N x D_k
+        pos_sims = torch.stack([(F.normalize(b, dim=1) * g[k]).sum(dim=1) for b, k in
+                                zip(blocks, self.names)], dim=1).detach().float()  # N x M
+        w = self.teacher_weights(pos_sims)  # w: N x M
+        g_fused = F.normalize(torch.cat([w[:, i:i + 1] * g[k] for i, k in
+                                         enumerate(self.names)], dim=1), dim=1)  # N x sum(D_k)
+        m = q.negative_mask(video_ids, groups)  # m: N x K or None
+        logits = info_nce_logits(a, g_fused, q.feats, self.tau, m)  # logits: N x (1+K)
+        loss = info_nce_loss(logits)  # 0-d
+        stats = contrast_stats(logits, self.tau, neg_mask=m, valid=q.valid_mask())
+        diag = {"loss": loss.detach(), **stats}
+        for i, k in enumerate(self.names):
+            diag[f"weight/{k}"] = w[:, i].mean()
+            diag[f"pos_sim/{k}"] = pos_sims[:, i].mean()
+        q.enqueue(g_fused, video_ids, groups, step)  # after the logits
+        return loss, self._queue_diag(diag, q, step)
+
+    @staticmethod
+    def _queue_diag(diag: dict, q: GuidanceQueue, step: int | None) -> dict:
+        diag.update(q.summary(step))
+        return diag
+
+
+class DistInitNet(_TeacherGuided):
+    """DistInit baseline [13]: fit each sample's student output to the teachers', no negatives.
+
+    "the Dist Init fits the anchor feature representation R_anchor into the teacher feature
+    representation R_guidance with L1 loss or cross-entropy loss" (Sec. 3.3, Fig. 2).
+
+    Args:
+        student: the video network to train.
+        teachers: name -> frozen teacher (or feature dim / class count with cached inputs).
+        heads: name -> head. ``loss="l1"``: ``feat_dim -> D_k`` projection (default
+            ``ProjectionHead``). ``loss="soft_ce"``: ``feat_dim -> C_k`` classifier (default
+            ``nn.Linear``, C_k from the teacher's ``num_classes``).
+        loss: ``"l1"`` (:func:`distinit_l1`) or ``"soft_ce"`` (:func:`distinit_soft_ce`; the
+            teacher's clip logits are the mean over frames of ``teacher.classify``).
+        T: soft cross-entropy temperature (default 1.0).
+        weights: M teacher weights (default uniform).
+
+    The teacher sees ``guidance_clip`` when given, else the anchor clip (DistInit's own set-up:
+    both networks see the same frames). Passing the pair's second view makes DistInit differ
+    from DTG only in its loss, the comparison of Fig. 2.
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        teachers: Mapping[str, nn.Module | int],
+        heads: nn.ModuleDict | None = None,
+        *,
+        loss: str = "l1",
+        T: float = 1.0,
+        weights: Sequence[float] | None = None,
+    ) -> None:
+        super().__init__(student, teachers)
+        if loss not in ("l1", "soft_ce"):
+            raise ValueError(f"DistInit loss must be 'l1' or 'soft_ce', got {loss!r}")
+        self.loss, self.T = loss, float(T)
+        if heads is None:
+            heads = nn.ModuleDict()
+            for k in self.names:
+                key = module_key(k)
+                if loss == "l1":
+                    heads[key] = _projection_head(int(student.feat_dim), self.teacher_dims[k])
+                else:
+                    n_cls = getattr(self.teachers[key], "num_classes", None) \
+                        if key in self.teachers else self.teacher_dims[k]
+                    if not n_cls:
+                        raise ValueError(f"teacher {k!r} has no .num_classes: pass heads")
+                    heads[key] = nn.Linear(int(student.feat_dim), int(n_cls))
+        expected = sorted(module_key(k) for k in self.names)
+        if sorted(module_key(k) for k in heads) != expected:
+            raise ValueError(f"heads keys {sorted(heads)} must be {expected}")
+        self.heads = heads
+        M = len(self.names)
+        self.register_buffer("static_weights", (W.uniform(M) if weights is None
+                                                else W.fixed(weights)).float())  # M
+
+    @staticmethod
+    def _clip_logits(teacher: nn.Module, clip: torch.Tensor) -> torch.Tensor:
+        """Teacher class logits of a clip: mean over its T frames of ``teacher.classify``."""
+        if not hasattr(teacher, "classify"):
+            raise ValueError(f"teacher {getattr(teacher, 'name', type(teacher).__name__)!r} has "
+                             "no classifier (.classify) for DistInit soft_ce")
+        N, T = clip.shape[:2]
+        logits = teacher.classify(clip.flatten(0, 1))  # (N*T) x C
+        return logits.view(N, T, -1).mean(dim=1)  # N x C
+
+    def forward(
+        self,
+        anchor_clip: torch.Tensor | None,
+        guidance_clip: torch.Tensor | None = None,
+        *,
+        guidance_feats: Mapping[str, torch.Tensor] | None = None,
+        video_ids: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+        step: int | None = None,
+        anchor_feats: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Same call as :meth:`DTGNet.forward`; ``guidance_feats`` are logits for soft_ce."""
+        s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
+        clip = anchor_clip if guidance_clip is None else guidance_clip
+        run = self._clip_logits if self.loss == "soft_ce" else None
+        t = self._guidance(clip, guidance_feats, s.shape[0], run)  # k: N x D_k (or N x C_k)
+        w = self.static_weights.to(s.dtype)  # M
+        diag, total = {}, s.new_zeros(())
+        for i, k in enumerate(self.names):
+            p_k = self.heads[module_key(k)](s)  # p_k: N x D_k (or N x C_k)
+            t_k = t[k].to(p_k.dtype)  # t_k: same
+            if self.loss == "l1":
+                l_k = distinit_l1(p_k, t_k)  # 0-d
+                diag[f"pos_sim/{k}"] = F.cosine_similarity(p_k, t_k, dim=1).mean().detach()
+            else:
+                l_k = distinit_soft_ce(p_k, t_k, self.T)  # 0-d
+                diag[f"acc/{k}"] = (p_k.argmax(1) == t_k.argmax(1)).float().mean()  # agreement
+            total = total + w[i] * l_k
+            diag[f"loss/{k}"] = l_k.detach()
+            diag[f"weight/{k}"] = w[i].detach()
+        diag["loss"] = total.detach()
+        key = "pos_sim" if self.loss == "l1" else "acc"
+        diag[key] = torch.stack([diag[f"{key}/{k}"] for k in self.names]).mean()
+        return total, diag
+
+
+class MoCoVideoNet(nn.Module):
+    """Teacher-free baseline: MoCo [16] on the same video pairs, the key encoder a momentum copy.
+
+    The query is the student's projected anchor, the key the momentum encoder's projected
+    guidance clip; same queue class and InfoNCE as DTG-Net, so the only difference from DTG is
+    who encodes the guidance view.
+
+    Args:
+        student: the video network to train (``.feat_dim``).
+        dim: projection dim (default 128, MoCo).
+        K: queue size (default 2048; MoCo 65536 is larger than UCF101).
+        m: momentum of the key encoder, ``theta_k <- m theta_k + (1 - m) theta_q`` (0.999).
+        tau: temperature (default 0.07, MoCo v1).
+        head: query projection head (default ``ProjectionHead(feat_dim, dim)``).
+        mask: queue negative masking ``"none"`` / ``"video"`` / ``"group"``.
+        key_bn_splits: the key batch is shuffled and encoded in this many chunks, MoCo's
+            shuffle-BN on one device, so BatchNorm statistics cannot leak the positive
+            (default 2; one chunk when the batch is smaller than 2 per chunk).
+    """
+
+    def __init__(
+        self,
+        student: nn.Module,
+        dim: int = 128,
+        K: int = DEFAULT_K,
+        m: float = 0.999,
+        tau: float = DEFAULT_TAU,
+        *,
+        head: nn.Module | None = None,
+        mask: str = "none",
+        key_bn_splits: int = 2,
+    ) -> None:
+        super().__init__()
+        self.m, self.tau, self.key_bn_splits = float(m), float(tau), int(key_bn_splits)
+        self.student = student
+        self.head = head if head is not None else _projection_head(int(student.feat_dim), dim)
+        self.key_student = copy.deepcopy(student).requires_grad_(False)
+        self.key_head = copy.deepcopy(self.head).requires_grad_(False)
+        self.queue = GuidanceQueue(dim, K, mask=mask)
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters of the student and its head (not the momentum encoder)."""
+        yield from self.student.parameters()
+        yield from self.head.parameters()
+
+    @torch.no_grad()
+    def momentum_update(self) -> None:
+        """``theta_k <- m * theta_k + (1 - m) * theta_q`` for the student and the head."""
+        pairs = list(zip(self.student.parameters(), self.key_student.parameters())) + list(
+            zip(self.head.parameters(), self.key_head.parameters()))
+        for p_q, p_k in pairs:
+            p_k.mul_(self.m).add_(p_q.detach(), alpha=1.0 - self.m)
+
+    @torch.no_grad()
+    def _keys(self, clip: torch.Tensor) -> torch.Tensor:
+        N = clip.shape[0]
+        splits = self.key_bn_splits if N >= 2 * self.key_bn_splits else 1
+        perm = torch.randperm(N, device=clip.device)  # N
+        k = torch.cat([self.key_head(self.key_student(c))
+                       for c in clip[perm].chunk(splits)], dim=0)  # k: N x dim (shuffled)
+        out = torch.empty_like(k)  # N x dim
+        out[perm] = k  # unshuffle
+        return F.normalize(out, dim=1)  # N x dim
+
+    def forward(
+        self,
+        anchor_clip: torch.Tensor | None,
+        guidance_clip: torch.Tensor | None = None,
+        *,
+        guidance_feats: Mapping[str, torch.Tensor] | None = None,
+        video_ids: torch.Tensor | None = None,
+        groups: torch.Tensor | None = None,
+        step: int | None = None,
+        anchor_feats: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Same call as :meth:`DTGNet.forward` (``guidance_feats`` is not allowed: no teacher)."""
+        if guidance_feats is not None or guidance_clip is None:
+            raise ValueError("MoCoVideoNet needs guidance_clip (its key encoder is a momentum "
+                             "copy of the student; cached teacher features do not apply)")
+        s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
+        q_feat = self.head(s)  # q: N x dim
+        if self.training:
+            self.momentum_update()
+        k_feat = self._keys(guidance_clip)  # k: N x dim
+        mask = self.queue.negative_mask(video_ids, groups)  # N x K or None
+        logits = info_nce_logits(q_feat, k_feat, self.queue.feats, self.tau, mask)  # N x (1+K)
+        loss = info_nce_loss(logits)  # 0-d
+        stats = contrast_stats(logits, self.tau, neg_mask=mask, valid=self.queue.valid_mask())
+        diag = {"loss": loss.detach(), **stats}
+        self.queue.enqueue(k_feat, video_ids, groups, step)  # after the logits
+        return loss, DTGNet._queue_diag(diag, self.queue, step)
+
+
+def create_method(
+    name: str,
+    student: nn.Module,
+    teachers: Mapping[str, nn.Module | int] | None = None,
+    **cfg,
+) -> nn.Module:
+    """Build a pre-training method by name, so "does the teacher help?" is one switch.
+
+    Args:
+        name: ``"dtg"`` (:class:`DTGNet`), ``"distinit-l1"`` / ``"distinit-ce"``
+            (:class:`DistInitNet`), ``"moco"`` (:class:`MoCoVideoNet`, ignores ``teachers``).
+        student: the video network to train.
+        teachers: name -> teacher (not used by ``"moco"``).
+        **cfg: keyword arguments of that class.
+
+    Returns:
+        an nn.Module whose ``forward(anchor, guidance, ...)`` returns ``(loss, diagnostics)``
+        and with ``trainable_parameters()``.
+    """
+    if name == "moco":
+        return MoCoVideoNet(student, **cfg)
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose from {METHODS}")
+    if not teachers:
+        raise ValueError(f"method {name!r} needs at least one teacher")
+    if name == "dtg":
+        return DTGNet(student, teachers, **cfg)
+    return DistInitNet(student, teachers, loss="l1" if name == "distinit-l1" else "soft_ce",
+                       **cfg)
+
+
+def list_methods() -> list[str]:
+    """Names accepted by :func:`create_method`."""
+    return list(METHODS)
