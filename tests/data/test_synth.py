@@ -1,0 +1,270 @@
+"""SynthActions: real files in UCF101 layout, deterministic, with the promised class structure."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import av
+import decord
+import numpy as np
+import pytest
+from PIL import Image
+
+from dtgkit.data import synth
+
+TINY = {
+    "classes": 3,
+    "videos_per_class": 2,
+    "frames": 8,
+    "size": 64,
+    "seed": 3,
+    "stills_per_class": 3,
+    "clips_per_group": 1,
+    "test_groups": 1,
+    "still_sizes": (40, 32, 32),
+}
+
+
+def _decode_av(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(video=0)])
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("synth") / "tiny"
+    summary = synth.generate_synth_actions(root, progress=False, workers=1, **TINY)
+    return root, summary
+
+
+def test_videos_decode_with_decord_and_pyav(tiny):
+    root, summary = tiny
+    paths = sorted((root / "videos").glob("*/*.mp4"))
+    assert len(paths) == 3 * 2 and summary["train"] + summary["test"] == 6
+    for path in paths:
+        vr = decord.VideoReader(str(path))
+        assert len(vr) == 8
+        assert vr[0].asnumpy().shape == (64, 64, 3)
+        frames = _decode_av(path)
+        assert frames.shape == (8, 64, 64, 3) and frames.dtype == np.uint8
+        assert frames.std() > 5  # a picture, not a blank
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            assert s.codec_context.name in ("h264", "mpeg4") and s.average_rate == 25
+
+
+def test_split_files_follow_ucf101(tiny):
+    root, _ = tiny
+    splits = root / "splits"
+    ind = [line.split() for line in (splits / "classInd.txt").read_text().splitlines()]
+    assert ind == [["1", "Walk"], ["2", "Run"], ["3", "ThrowBall"]]
+    label = {name: int(i) for i, name in ind}
+    train = [line.split() for line in (splits / "trainlist01.txt").read_text().splitlines()]
+    test = (splits / "testlist01.txt").read_text().splitlines()
+    assert len(train) == 3 and len(test) == 3
+    for rel, lab in train:
+        cls, fname = rel.split("/")
+        assert fname.startswith(f"v_{cls}_g") and fname.endswith("_c01.mp4")
+        assert int(lab) == label[cls] and (root / "videos" / rel).is_file()
+        assert "_g02_" in fname  # the first group is test, like UCF101 split 1
+    for rel in test:
+        assert len(rel.split()) == 1 and "_g01_" in rel and (root / "videos" / rel).is_file()
+
+
+def test_stills_are_imagefolders(tiny):
+    root, _ = tiny
+    st = root / "stills"
+    for kind, classes, size in (
+        ("action_a", ["Run", "ThrowBall", "Walk"], 40),
+        ("action_b", ["ThrowCatchBall", "WalkRun"], 32),
+        ("scenes", sorted(synth.SCENES), 32),
+    ):
+        for split, n in (("train", 2), ("test", 1)):
+            folders = sorted(p.name for p in (st / kind / split).iterdir())
+            assert folders == classes, (kind, split)
+            for c in classes:
+                files = sorted((st / kind / split / c).glob("*.png"))
+                assert len(files) == n
+                assert Image.open(files[0]).size == (size, size)
+    meta = json.loads((root / synth.META_NAME).read_text())
+    assert meta["params"]["seed"] == 3 and meta["counts"]["train"] == 3
+    assert [c["name"] for c in meta["classes"]] == ["Walk", "Run", "ThrowBall"]
+    assert [(p["a"], p["b"]) for p in meta["confusable_pairs"]] == [("Walk", "Run")]
+
+
+def test_same_seed_same_bytes_and_pixels(tiny, tmp_path):
+    root, _ = tiny
+    other = tmp_path / "again"
+    synth.generate_synth_actions(other, progress=False, workers=2, **TINY)  # order-independent
+    for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt"):
+        assert (root / "splits" / name).read_bytes() == (other / "splits" / name).read_bytes()
+    for rel in ("Run/v_Run_g01_c01.mp4", "ThrowBall/v_ThrowBall_g02_c01.mp4"):
+        np.testing.assert_array_equal(
+            _decode_av(root / "videos" / rel), _decode_av(other / "videos" / rel)
+        )
+    png = "stills/action_b/train/WalkRun/WalkRun_0001.png"
+    assert (root / png).read_bytes() == (other / png).read_bytes()
+    a = _decode_av(root / "videos/Run/v_Run_g01_c01.mp4")
+    other_seed = tmp_path / "seed4"
+    synth.generate_synth_actions(
+        other_seed, progress=False, workers=1, **{**TINY, "seed": 4, "stills_per_class": 0}
+    )
+    assert (
+        np.abs(a.astype(int) - _decode_av(other_seed / "videos/Run/v_Run_g01_c01.mp4")).mean() > 5
+    )
+
+
+def test_ensure_synth_uses_cache(tiny, capsys):
+    root, _ = tiny
+    before = (root / "videos/Walk/v_Walk_g01_c01.mp4").stat().st_mtime_ns
+    summary = synth.ensure_synth(root, progress=False, **TINY)
+    assert summary["cached"] and "cached" in capsys.readouterr().out
+    assert (root / "videos/Walk/v_Walk_g01_c01.mp4").stat().st_mtime_ns == before
+
+
+def test_ensure_synth_regenerates_on_other_params(tmp_path, capsys):
+    kw = {**TINY, "classes": 1, "videos_per_class": 1, "test_groups": 0, "stills_per_class": 0}
+    synth.ensure_synth(tmp_path, progress=False, **kw)
+    out = synth.ensure_synth(tmp_path, progress=False, **{**kw, "frames": 6})
+    assert not out["cached"] and "differ" in capsys.readouterr().out
+    assert len(decord.VideoReader(str(tmp_path / "videos/Walk/v_Walk_g01_c01.mp4"))) == 6
+
+
+def test_cli_writes_the_layout(tmp_path):
+    parser = argparse.ArgumentParser()
+    synth.add_cli(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "synth",
+            str(tmp_path),
+            "--classes",
+            "2",
+            "--videos-per-class",
+            "2",
+            "--frames",
+            "4",
+            "--size",
+            "32",
+            "--stills-per-class",
+            "0",
+            "--clips-per-group",
+            "1",
+            "--no-progress",
+            "--workers",
+            "1",
+        ]
+    )
+    assert args.func(args) == 0
+    assert len((tmp_path / "splits/trainlist01.txt").read_text().splitlines()) == 2
+    assert not (tmp_path / "stills").exists()  # --stills-per-class 0: no empty folders
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="even"):
+        synth.generate_synth_actions(tmp_path / "odd", size=63, progress=False)
+    with pytest.raises(ValueError, match="unknown SynthActions parameter"):
+        synth.generate_synth_actions(tmp_path / "x", nosie=0.1, progress=False)
+    foreign = tmp_path / "foreign"
+    (foreign / "videos").mkdir(parents=True)
+    (foreign / "videos" / "mine.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not written by"):
+        synth.generate_synth_actions(foreign, **TINY, progress=False)
+    assert (foreign / "videos" / "mine.txt").exists()
+
+
+def test_class_table_has_the_promised_structure():
+    names = [c.name for c in synth.CLASSES]
+    assert len(names) == len(set(names)) >= 10 and all("_" not in n for n in names)
+    default = [c.name for c in synth.select_classes(synth.SynthParams().classes)]
+    pairs = synth.pairs_within(default)
+    assert sum(p.kind == "motion" for p in pairs) >= 3
+    assert sum(p.kind == "appearance" for p in pairs) >= 3
+    by = {c.name: c for c in synth.CLASSES}
+    for p in synth.CONFUSABLE_PAIRS:
+        a, b = by[p.a], by[p.b]
+        assert a.motion == b.motion and a.scene == b.scene
+        if p.kind == "motion":  # same look, other order or rate of frames
+            assert a.obj == b.obj and (a.reverse != b.reverse or a.rate != b.rate)
+            assert a.still_label == b.still_label
+        else:  # same motion, other object
+            assert a.obj != b.obj and a.reverse == b.reverse and a.rate == b.rate
+    assert len(synth.SCENES) >= 6
+    for c in synth.CLASSES:  # the documented table lists every class
+        assert f" {c.name} " in synth.__doc__
+
+
+def _motion_energy(v: np.ndarray) -> float:
+    return float(np.abs(np.diff(v.astype(np.float32), axis=0)).mean())
+
+
+@pytest.mark.parametrize(
+    "a, b", [("ThrowBall", "CatchBall"), ("SitDown", "StandUp"), ("SpinLeft", "SpinRight")]
+)
+def test_time_reversed_pairs_share_frames_not_order(a, b):
+    kw = {"frames": 24, "size": 64, "seed": 7, "noise": 0.0, "jitter": 0.0, "animate_scene": False}
+    va = synth.render_clip(a, **kw)
+    vb = synth.render_clip(b, **kw)
+    np.testing.assert_array_equal(va, vb[::-1])  # the same frames ...
+    assert np.abs(va.astype(np.float32) - vb).mean() > 0.5  # ... in another order
+    # with the animated scene and noise on, single frames still match as a set
+    kw = {"frames": 24, "size": 64, "seed": 7, "scene": "Night"}
+    va = synth.render_clip(a, **kw).astype(np.float32)
+    vb = synth.render_clip(b, **kw).astype(np.float32)
+    in_order = np.abs(va - vb).mean()
+    assert np.abs(va.mean(0) - vb.mean(0)).mean() < 0.3 * in_order
+
+
+def test_walk_and_run_differ_in_rate_only():
+    kw = {
+        "frames": 32,
+        "size": 64,
+        "scene": "Sky",
+        "noise": 0.0,
+        "jitter": 0.0,
+        "animate_scene": False,
+    }
+    walk = [synth.render_clip("Walk", seed=s, **kw) for s in range(3)]
+    run = [synth.render_clip("Run", seed=s, **kw) for s in range(3)]
+    assert np.mean([_motion_energy(v) for v in run]) > 1.5 * np.mean(
+        [_motion_energy(v) for v in walk]
+    )
+
+    # same figure and amplitude: the fraction of non-sky pixels per frame is alike
+    def fg(v):
+        return float(
+            (np.abs(v.astype(int) - np.median(v, axis=(1, 2), keepdims=True)).sum(-1) > 60).mean()
+        )
+
+    assert abs(np.mean([fg(v) for v in walk]) - np.mean([fg(v) for v in run])) < 0.3 * np.mean(
+        [fg(v) for v in walk]
+    )
+
+
+def test_appearance_pairs_differ_in_the_object_only():
+    kw = {
+        "frames": 24,
+        "size": 64,
+        "seed": 5,
+        "scene": "Sky",
+        "noise": 0.0,
+        "jitter": 0.0,
+        "animate_scene": False,
+    }
+    ball = synth.render_clip("ThrowBall", **kw).astype(int)
+    frisbee = synth.render_clip("ThrowFrisbee", **kw).astype(int)
+    changed = (np.abs(ball - frisbee).sum(-1) > 30).mean()
+    assert 0 < changed < 0.02  # a few pixels around the object, same actor and motion
+    assert _motion_energy(ball) == pytest.approx(_motion_energy(frisbee), rel=0.2)
+
+
+def test_committed_sample_matches_its_params():
+    root = synth.sample_root()
+    assert root.is_absolute() and root.name == "synth" and root.parent.name == "data_samples"
+    meta = synth.load_meta(root)
+    assert meta is not None, f"{root} lacks {synth.META_NAME}; see its README.md to regenerate"
+    want = synth._meta_params(synth.SynthParams(**synth.SAMPLE_PARAMS))
+    assert meta["params"] == want and meta["version"] == synth.SYNTH_VERSION
+    first = (root / "splits/testlist01.txt").read_text().splitlines()[0]
+    assert len(decord.VideoReader(str(root / "videos" / first))) == want["frames"]
