@@ -10,10 +10,10 @@ joint loss weights alpha = 0.1, beta = 1.0 (Eq. 3).
 
 Where the paper is silent, dtgkit chooses and says so here:
 
-* ``dtg.tau = 0.07`` and ``dtg.queue_size = 4096``: the paper cites MoCo for the InfoNCE form
+* ``dtg.tau = 0.07`` and ``dtg.queue_size = 2048``: the paper cites MoCo for the InfoNCE form
   and only says K is smaller than the number of training videos; 0.07 is MoCo's temperature;
-  4096 < 9,537 UCF101 split-1 training videos (a queue larger than the data set contrasts a
-  video with its own earlier copy).
+  2048 < 3,570 / 9,537 HMDB51 / UCF101 split-1 training videos (a queue larger than the data
+  set contrasts a video with its own earlier copy).
 * ``data.num_segments = 8`` (TSN's common setting), ``data.size = 224`` on GPU presets.
 * ``pretrain.batch_size = 64``: not given in the paper; the lr is *not* rescaled automatically
   (set ``optim.lr_scale_batch`` to use the linear scaling rule, lr x batch / 256).
@@ -73,9 +73,10 @@ class DTGConfig:
     weighting: str = "uniform"      #: uniform | fixed | offline | online1 | online2
     weights: list[float] = field(default_factory=list)   #: fixed weights (normalised)
     offline_accs: list[float] = field(default_factory=list)  #: single-teacher top-1 (%)
-    weight_temperature: float = 1.0  #: temperature of the offline / online softmax
+    weight_temperature: float = 0.0  #: weighting softmax temperature; 0 = the method default
+    #: (offline 1.0 as in the paper, online1 tau, online2 0.1; see dtgkit.dtg.weighting)
     fusion: str = "loss"            #: loss (Sec. 4.3.3) | feature (Eq. 1)
-    queue_size: int = 4096          #: K
+    queue_size: int = 2048          #: K (below the number of training videos)
     tau: float = 0.07               #: InfoNCE temperature (Eq. 2)
     moco_dim: int = 128             #: MoCo-video baseline: feature size
     moco_momentum: float = 0.999    #: MoCo-video baseline: key-encoder momentum

@@ -1,0 +1,589 @@
+"""A generic, quiet training loop: a step function, callbacks, checkpoints, metrics.
+
+In the manner of minGPT's ``trainer.py``: the :class:`Trainer` knows nothing about DTG. It is
+given a model, a *step function* ``step_fn(model, batch) -> (loss, diag)`` and a training set,
+and it
+
+* seeds the data order per epoch: a ``DistributedSampler`` (also with one process) seeded by
+  ``(run.seed, epoch)``, plus ``dataset.set_epoch(epoch)`` (the datasets derive every random draw
+  from ``(seed, epoch, index)``), so a resumed run sees exactly the batches it would have seen;
+* optimises with SGD + MultiStepLR stepped per epoch (Sec. 4.2; :class:`~dtgkit.config.OptimConfig`);
+* on CUDA uses autocast (bf16 where supported, else fp16 with a GradScaler), channels-last
+  weights, pinned memory and non-blocking copies;
+* shows one tqdm bar per epoch (``run.progress``; ``tqdm.auto`` picks the notebook widget) with
+  loss, instance accuracy and clips/s;
+* appends a JSON line to ``run_dir/metrics.jsonl`` every ``run.log_every`` steps (means over the
+  steps since the last line of: loss and every scalar of ``diag``, plus step, epoch, lr, clips/s)
+  and keeps the same dicts in :attr:`Trainer.history` for notebooks;
+* writes ``run_dir/checkpoint.pt`` atomically after every epoch (model state - teachers only by
+  reference -, optimizer, scheduler, grad scaler, RNG states, epoch and sampler position) and
+  continues from it exactly with ``fit(resume=True)``;
+* stops on a NaN / inf loss with :class:`NonFiniteLossError` naming the step and the
+  non-finite terms; the last checkpoint (of the last finished epoch) stays as it was.
+
+Callbacks (``trainer.add_callback(event, fn)``, ``fn(trainer)``): ``on_train_start``,
+``on_epoch_start``, ``on_batch_end``, ``on_log``, ``on_epoch_end`` (after the checkpoint),
+``on_train_end``. ``trainer.last_diag`` holds the latest step's diag.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from dtgkit.config import Config, OptimConfig, RunConfig
+from dtgkit.train import distributed as D
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_NAME",
+    "NonFiniteLossError",
+    "StepFn",
+    "Trainer",
+    "build_optimizer",
+    "build_scheduler",
+    "effective_lr",
+    "epoch_seed",
+    "load_checkpoint",
+    "prepare_run_dir",
+    "read_metrics",
+    "rng_state",
+    "run_dir_for",
+    "save_atomic",
+    "seed_everything",
+    "set_rng_state",
+    "student_state_dict",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_FORMAT = "dtgkit-checkpoint/1"
+
+#: ``step_fn(model, batch) -> (loss, diag)``: ``batch`` already on the device; ``diag`` maps
+#: names to scalars / 0-d tensors (per-teacher values as ``"loss/<teacher>"``, ...).
+StepFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, Any]]"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN / inf; the message names the step and the non-finite terms."""
+
+
+# ----------------------------------------------------------------------------- seeding
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed for epoch ``epoch`` of a run seeded ``seed`` (distinct pairs, distinct seeds)."""
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (python, numpy, torch CPU, CUDA) in a ``weights_only``-safe form."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        try:
+            torch.cuda.set_rng_state_all(state["cuda"])
+        except RuntimeError:  # a different number of GPUs: keep the current CUDA states
+            pass
+
+
+# ------------------------------------------------------------------------- optimisation
+def effective_lr(optim: OptimConfig) -> float:
+    """``optim.lr``, times ``batch_size / 256`` when ``optim.lr_scale_batch`` (linear scaling)."""
+    return optim.lr * optim.batch_size / 256.0 if optim.lr_scale_batch else optim.lr
+
+
+def build_optimizer(params: Iterable[nn.Parameter], optim: OptimConfig) -> torch.optim.SGD:
+    """SGD with momentum and weight decay (paper Sec. 4.2: lr 0.1, momentum 0.9, wd 5e-4)."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train: the model has no parameter with requires_grad=True")
+    return torch.optim.SGD(params, lr=effective_lr(optim), momentum=optim.momentum,
+                           weight_decay=optim.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig):
+    """MultiStepLR over epochs: lr x ``gamma`` at each of ``milestones`` (Sec. 4.2)."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(optim.milestones),
+                                                gamma=optim.gamma)
+
+
+# -------------------------------------------------------------------------- checkpoints
+def save_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to ``path.tmp``, fsync, then ``os.replace``: a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a dtgkit checkpoint (``weights_only``: no code is unpickled).
+
+    Args:
+        path: a ``checkpoint.pt`` or the run directory holding one.
+
+    Raises:
+        FileNotFoundError / ValueError naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # truncated / foreign files
+        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a dtgkit checkpoint (no format {CHECKPOINT_FORMAT!r})")
+    return ckpt
+
+
+def student_state_dict(ckpt: dict) -> dict[str, torch.Tensor]:
+    """The student's own weights inside a checkpoint's model state (keys without prefix)."""
+    prefix = ckpt.get("student_prefix")
+    state = ckpt["model"]
+    if prefix is None:
+        raise ValueError("checkpoint has no student (student_prefix missing)")
+    if prefix == "":
+        return dict(state)
+    p = prefix + "."
+    return {k[len(p):]: v for k, v in state.items() if k.startswith(p)}
+
+
+def _module_prefix(root: nn.Module, target: nn.Module | None) -> str | None:
+    if target is None:
+        return None
+    for name, mod in root.named_modules():
+        if mod is target:
+            return name
+    return None
+
+
+# ------------------------------------------------------------------------------ metrics
+def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:
+    """The lines of ``run_dir/metrics.jsonl`` as dicts (optionally only ``kind``: train / epoch / eval)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if kind is None or row.get("kind") == kind:
+                out.append(row)
+    return out
+
+
+def _scalar(v: Any) -> float | list[float] | None:
+    if isinstance(v, torch.Tensor):
+        v = v.detach()
+        if v.numel() == 1:
+            return float(v.float().item())
+        if v.dim() == 1:
+            return [float(x) for x in v.float().cpu()]
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return float(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, float)) for x in v):
+        return [float(x) for x in v]
+    return None
+
+
+# ------------------------------------------------------------------------------ run dirs
+def run_dir_for(cfg: Config, stage: str) -> Path:
+    """``run.out_dir / (run.name or "<preset>-<stage>")``."""
+    name = cfg.run.name or f"{cfg.preset or 'run'}-{stage}"
+    return Path(cfg.run.out_dir) / name
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, cfg: Config | None, *, resume: bool,
+                    overwrite: bool = False) -> Path:
+    """Create ``run_dir`` and write ``config.yaml`` (rank 0 only).
+
+    Raises:
+        ValueError: the folder already holds a checkpoint and neither ``resume`` nor
+            ``overwrite`` was asked for (never silently train over finished work).
+    """
+    run_dir = Path(run_dir)
+    error = None
+    if D.is_main_process():
+        ckpt = run_dir / CHECKPOINT_NAME
+        if ckpt.exists() and not resume and not overwrite:
+            error = (f"{run_dir} already holds a checkpoint; pass --resume to continue it, or "
+                     f"choose another run.name / out_dir (or remove the folder)")
+        elif not (ckpt.exists() and resume):  # a fresh start: no stale metrics / results
+            for name in (CHECKPOINT_NAME, "metrics.jsonl", "results.json"):
+                (run_dir / name).unlink(missing_ok=True)
+        if error is None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if cfg is not None:
+                if resume and (run_dir / "config.yaml").exists():
+                    cfg.save(run_dir / "config.resumed.yaml")
+                else:
+                    cfg.save(run_dir / "config.yaml")
+    error = D.broadcast_object(error)  # every rank raises, none waits at a barrier forever
+    if error:
+        raise ValueError(error)
+    D.barrier()
+    return run_dir
+
+
+# ------------------------------------------------------------------------------ trainer
+class Trainer:
+    """The loop. See the module docstring.
+
+    Args:
+        model: everything trained and checkpointed (e.g. a DTG method module holding the
+            student, heads and queues; teachers inside store only references).
+        step_fn: ``step_fn(model, batch) -> (loss, diag)``; ``model`` may be DDP-wrapped.
+        train_set: a map-style dataset; ``set_epoch(epoch)`` is called when it has one.
+        optim: batch size (global, over all processes), epochs, SGD / schedule settings.
+        run: device, amp, channels_last, progress, log_every, seed, num workers (below).
+        run_dir: folder for ``checkpoint.pt`` and ``metrics.jsonl`` (made by :func:`prepare_run_dir`).
+        num_workers: DataLoader workers (``data.num_workers``).
+        student: the sub-module whose weights fine-tuning re-uses (its prefix is stored).
+        stage: a name stored in checkpoints and metrics (``pretrain``, ``finetune``, ``joint``).
+        meta: extra, ``weights_only``-safe things to store in the checkpoint (e.g. class names).
+        config: the resolved :class:`~dtgkit.config.Config`, stored in the checkpoint.
+        collate_fn: DataLoader collate function.
+        find_unused_parameters: passed to DDP.
+    """
+
+    EVENTS = ("on_train_start", "on_epoch_start", "on_batch_end", "on_log", "on_epoch_end",
+              "on_train_end")
+
+    def __init__(self, model: nn.Module, step_fn: StepFn, train_set: Dataset, *,
+                 optim: OptimConfig, run: RunConfig, run_dir: str | os.PathLike,
+                 num_workers: int = 0, student: nn.Module | None = None, stage: str = "train",
+                 meta: dict[str, Any] | None = None, config: Config | None = None,
+                 collate_fn: Callable | None = None, find_unused_parameters: bool = False) -> None:
+        self.optim_cfg, self.run_cfg = optim, run
+        self.run_dir = Path(run_dir)
+        self.stage, self.meta, self.config = stage, dict(meta or {}), config
+        self.step_fn, self.train_set = step_fn, train_set
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.device = D.select_device(run.device, local_rank)
+        self.dist = D.DistInfo(D.get_rank(), D.get_world_size(), local_rank,
+                               D.dist.get_backend() if D.is_distributed() else "", self.device)
+        self.is_main = self.dist.rank == 0
+        if self.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        cuda = self.device.type == "cuda"
+        # collectives: nccl needs CUDA tensors, gloo takes CPU ones
+        self._coll_device = self.device if self.dist.backend == "nccl" else torch.device("cpu")
+
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
+        self.model = model.to(self.device)
+        if cuda and run.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.student_prefix = _module_prefix(self.model, student)
+        self.net = D.wrap_ddp(self.model, self.device, find_unused_parameters=find_unused_parameters)
+
+        params = (self.model.trainable_parameters() if hasattr(self.model, "trainable_parameters")
+                  else self.model.parameters())
+        self.optimizer = build_optimizer(params, optim)
+        self.scheduler = build_scheduler(self.optimizer, optim)
+        self.amp_dtype = None
+        if cuda and run.amp:
+            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        world = self.dist.world_size
+        if optim.batch_size % world:
+            raise ValueError(f"batch_size {optim.batch_size} is not divisible by the {world} processes")
+        self.local_batch = optim.batch_size // world
+        self.sampler = DistributedSampler(train_set, num_replicas=world, rank=self.dist.rank,
+                                          shuffle=True, seed=run.seed, drop_last=True)
+        self._loader_gen = torch.Generator()
+        self.loader = DataLoader(
+            train_set, batch_size=self.local_batch, sampler=self.sampler, drop_last=True,
+            num_workers=num_workers, pin_memory=cuda, collate_fn=collate_fn,
+            persistent_workers=num_workers > 0, generator=self._loader_gen,
+        )
+        if len(self.loader) == 0:
+            raise ValueError(f"the training set has {len(train_set)} samples, fewer than one batch "
+                             f"of {optim.batch_size}: lower {stage}.batch_size")
+
+        self.epoch = 0  # epochs finished
+        self.step = 0  # optimizer steps done
+        self.history: list[dict] = []
+        self.last_diag: dict[str, Any] = {}
+        self.callbacks: dict[str, list[Callable]] = defaultdict(list)
+        self._window: dict[str, list] = defaultdict(list)
+
+    # ------------------------------------------------------------------ callbacks
+    def add_callback(self, event: str, fn: Callable[[Trainer], None]) -> None:
+        if event not in self.EVENTS:
+            raise ValueError(f"unknown event {event!r}; events: {', '.join(self.EVENTS)}")
+        self.callbacks[event].append(fn)
+
+    def trigger(self, event: str) -> None:
+        for fn in self.callbacks.get(event, []):
+            fn(self)
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def steps_per_epoch(self) -> int:
+        n = len(self.loader)
+        cap = self.optim_cfg.max_steps_per_epoch
+        return min(n, cap) if cap > 0 else n
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT_NAME
+
+    # ---------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs (``weights_only``-safe)."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "stage": self.stage,
+            "epoch": self.epoch,
+            "step": self.step,
+            "model": self.model.state_dict(),
+            "student_prefix": self.student_prefix,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": rng_state(),
+            "sampler": {"epoch": self.epoch, "position": 0, "seed": self.run_cfg.seed,
+                        "world_size": self.dist.world_size},
+            "config": self.config.to_dict() if self.config is not None else None,
+            "meta": self.meta,
+        }
+
+    def save_checkpoint(self) -> None:
+        """Rank 0 writes ``checkpoint.pt`` atomically; the others wait."""
+        if self.is_main:
+            save_atomic(self.state_dict(), self.checkpoint_path)
+        D.barrier()
+
+    def load_state_dict(self, ckpt: dict[str, Any]) -> None:
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
+        set_rng_state(ckpt["rng"])
+
+    def _resume(self) -> bool:
+        if not self.checkpoint_path.exists():
+            return False
+        # CPU: RNG states must stay CPU tensors; load_state_dict copies weights to the device
+        ckpt = load_checkpoint(self.checkpoint_path, map_location="cpu")
+        if ckpt.get("stage") not in (None, self.stage):
+            raise ValueError(f"{self.checkpoint_path} is a {ckpt.get('stage')!r} checkpoint, "
+                             f"not {self.stage!r}")
+        self.load_state_dict(ckpt)
+        # metrics written after that checkpoint (by the interrupted run) are dropped
+        kept = [r for r in read_metrics(self.run_dir) if r.get("step", 0) <= self.step
+                and r.get("epoch", 0) <= self.epoch]
+        self.history = [r for r in kept if r.get("kind") == "train"]
+        if self.is_main:
+            self._rewrite_metrics(kept)
+            self._say(f"resumed from {self.checkpoint_path} (epoch {self.epoch}, step {self.step})")
+        return True
+
+    # -------------------------------------------------------------------- logging
+    def _say(self, msg: str) -> None:
+        if self.is_main and self.run_cfg.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(msg)
+
+    def _rewrite_metrics(self, rows: list[dict]) -> None:
+        path = self.run_dir / "metrics.jsonl"
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row) + "\n" for row in rows)
+        os.replace(tmp, path)
+
+    def log_row(self, row: dict[str, Any]) -> None:
+        """Append one JSON line to ``metrics.jsonl`` (rank 0)."""
+        if self.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+
+    def _accumulate(self, loss_value: float, diag: dict[str, Any], clips: int) -> None:
+        self._window["loss"].append(loss_value)
+        self._window["_clips"].append(clips)
+        for key, val in diag.items():
+            if key == "loss":
+                continue
+            v = _scalar(val)
+            if v is not None:
+                self._window[key].append(v)
+
+    def _flush(self, epoch: int, elapsed: float) -> dict[str, Any]:
+        keys = [k for k in self._window if not k.startswith("_")]
+        # one all-reduce for every scalar so the logged loss is the global-batch mean
+        with warnings.catch_warnings():  # an all-NaN window (e.g. no valid negatives yet) -> None
+            warnings.simplefilter("ignore", RuntimeWarning)
+            vals = [np.nanmean(np.asarray(self._window[k], dtype=np.float64), axis=0) for k in keys]
+        sizes = [np.size(v) for v in vals]
+        flat = torch.tensor(np.concatenate([np.ravel(v) for v in vals]) if vals else np.zeros(0),
+                            dtype=torch.float64)
+        if self.dist.enabled:
+            flat = D.all_reduce_mean(flat.to(self._coll_device)).cpu()
+        row: dict[str, Any] = {"kind": "train", "stage": self.stage, "step": self.step,
+                               "epoch": epoch + 1, "lr": self.lr}
+        i = 0
+        for k, v, n in zip(keys, vals, sizes):
+            chunk = [x if math.isfinite(x) else None for x in flat[i:i + n].tolist()]
+            row[k] = chunk[0] if np.ndim(v) == 0 else chunk
+            i += n
+        clips = sum(self._window["_clips"]) * self.dist.world_size
+        row["clips_per_s"] = clips / max(elapsed, 1e-9)
+        self._window.clear()
+        self.history.append(row)
+        self.log_row(row)
+        return row
+
+    # -------------------------------------------------------------------- the loop
+    def _to_device(self, batch: Any) -> Any:
+        if isinstance(batch, torch.Tensor):
+            return batch.to(self.device, non_blocking=True)
+        if isinstance(batch, (list, tuple)):
+            return type(batch)(self._to_device(b) for b in batch)
+        if isinstance(batch, dict):
+            return {k: self._to_device(v) for k, v in batch.items()}
+        return batch
+
+    def _check_finite(self, loss: torch.Tensor, diag: dict[str, Any], epoch: int, i: int) -> float:
+        value = float(loss.detach().float().item())
+        bad = not math.isfinite(value)
+        if self.dist.enabled:  # every rank must stop together, or the others hang in backward
+            flag = torch.tensor([float(bad)], device=self._coll_device)
+            bad = bool(D.all_reduce_mean(flag).item() > 0)
+        if bad:
+            terms = {k: _scalar(v) for k, v in diag.items()}
+            broken = [f"{k}={v}" for k, v in terms.items()
+                      if v is not None and not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
+            msg = (f"non-finite loss ({value}) at step {self.step + 1} (epoch {epoch + 1}, batch "
+                   f"{i + 1}) of {self.stage}; non-finite terms: {', '.join(broken) or 'only the total'}."
+                   f" The last good checkpoint ({self.checkpoint_path}, epoch {self.epoch}) is kept; "
+                   f"lower the lr or check the inputs.")
+            self.log_row({"kind": "error", "stage": self.stage, "step": self.step + 1,
+                          "epoch": epoch + 1, "message": msg})
+            raise NonFiniteLossError(msg)
+        return value
+
+    def _train_step(self, batch: Any, epoch: int, i: int) -> tuple[float, dict[str, Any]]:
+        batch = self._to_device(batch)
+        autocast = (torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+                    if self.amp_dtype is not None else nullcontext())
+        with autocast:
+            loss, diag = self.step_fn(self.net, batch)
+        value = self._check_finite(loss, diag, epoch, i)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.step += 1
+        return value, diag
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        """Train for ``optim.epochs`` epochs (continuing from ``checkpoint.pt`` when ``resume``).
+
+        Returns:
+            :attr:`history`: the metrics rows (``kind == "train"``) of the whole run.
+        """
+        from tqdm.auto import tqdm
+
+        if resume:
+            self._resume()
+        self.model.train()
+        self.trigger("on_train_start")
+        epochs = self.optim_cfg.epochs
+        for epoch in range(self.epoch, epochs):
+            self.sampler.set_epoch(epoch)  # data order from (seed, epoch)
+            self._loader_gen.manual_seed(epoch_seed(self.run_cfg.seed, epoch))  # worker seeds
+            if hasattr(self.train_set, "set_epoch"):
+                self.train_set.set_epoch(epoch)
+            self.model.train()
+            self.trigger("on_epoch_start")
+            total = self.steps_per_epoch
+            bar = tqdm(total=total, desc=f"{self.stage} {epoch + 1}/{epochs}", leave=False,
+                       disable=not (self.run_cfg.progress and self.is_main), dynamic_ncols=True)
+            t0, epoch_t0, clips_epoch = time.perf_counter(), time.perf_counter(), 0
+            epoch_losses = []
+            for i, batch in enumerate(self.loader):
+                if i >= total:
+                    break
+                value, diag = self._train_step(batch, epoch, i)
+                clips = int(batch[0].shape[0]) if isinstance(batch, (list, tuple)) else self.local_batch
+                clips_epoch += clips
+                epoch_losses.append(value)
+                self.last_diag = diag
+                self._accumulate(value, diag, clips)
+                bar.update(1)
+                if self.step % max(1, self.run_cfg.log_every) == 0 or i == total - 1:
+                    row = self._flush(epoch, time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    post = {"loss": f"{row['loss']:.4f}" if row["loss"] is not None else "nan",
+                            "clips/s": f"{row['clips_per_s']:.1f}"}
+                    for key in ("acc", "inst_acc", "cls_acc"):  # DTG's instance accuracy is "acc"
+                        if isinstance(row.get(key), float):
+                            post["inst_acc" if key == "acc" else key] = f"{row[key]:.3f}"
+                    bar.set_postfix(post, refresh=False)
+                    self.trigger("on_log")
+                self.trigger("on_batch_end")
+            bar.close()
+            self.scheduler.step()
+            self.epoch = epoch + 1
+            self.save_checkpoint()
+            seconds = time.perf_counter() - epoch_t0
+            self.log_row({"kind": "epoch", "stage": self.stage, "step": self.step, "epoch": self.epoch,
+                          "loss": float(np.mean(epoch_losses)), "seconds": seconds,
+                          "clips_per_s": clips_epoch * self.dist.world_size / max(seconds, 1e-9)})
+            self._say(f"{self.stage} epoch {self.epoch}/{epochs}: loss {np.mean(epoch_losses):.4f} "
+                      f"({seconds:.1f} s)")
+            self.trigger("on_epoch_end")
+        self.trigger("on_train_end")
+        return self.history
