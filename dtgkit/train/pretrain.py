@@ -102,7 +102,8 @@ def build_student(cfg: Config, num_classes: int | None = None) -> nn.Module:
         return model
     factory = S._STUDENTS.get(cfg.model.student)
     params = inspect.signature(factory).parameters if factory else {}
-    key = "inflate_from" if "inflate_from" in params else "pretrained"
+    # `pretrained=` takes 2D files (TSN; inflated for 3D nets) and 3D / dtgkit checkpoints alike
+    key = "pretrained"
     if key not in params:
         raise ValueError(f"model.init={cfg.model.init!r}: not a dtgkit checkpoint or a state dict of "
                          f"{cfg.model.student!r}, and that student takes no 2D weights")

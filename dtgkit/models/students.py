@@ -1,0 +1,811 @@
+"""Student networks f_anchor of DTG-Net (paper Sec. 3.1, 4.3): TSN 2D nets and 3D ResNets.
+
+A *student* is the video network DTG-Net trains. It maps a clip batch to one feature per clip,
+the anchor feature ``a`` of Eq. 2 (before any projection head, see ``dtgkit.models.heads``)::
+
+    student = create_student("tsn_r18")
+    feats = student(clip)            # clip: N x T x 3 x H x W in [0, 1] -> feats: N x 512
+
+Every student
+
+* takes clips as float tensors in [0, 1], layout **N x T x 3 x H x W**, NOT normalised: it
+  normalises them itself with the ``mean`` / ``std`` buffers (ImageNet statistics by default,
+  Kinetics statistics when torchvision's Kinetics weights are loaded);
+* exposes ``.feat_dim``, the width of ``feats``;
+* is built from torchvision (``torchvision.models.resnet*`` / ``torchvision.models.video``);
+  only the ``tiny`` / ``tiny3d`` test entries are hand-made nets of a few layers.
+
+Architectures (registry names, see ``list_students()``):
+
+* ``tsn_r18`` / ``tsn_r50`` / ``tsn_r101`` -- TSN (Wang et al., ECCV 2016): a 2D ResNet applied
+  to each of the T segments' frames, ``fc`` removed, then *average consensus* over the T
+  segments. The paper's main student is TSN-ResNet18 (11.2M parameters, Table 1).
+* ``r3d_18`` -- torchvision's 3D-ResNet18 (Hara et al. / Tran et al.), the paper's 3D student
+  (3D-ResNet18 in Tables 1-2). ``inflate_from=`` initialises it from 2D ImageNet-style
+  ResNet18 weights, I3D-style (the paper's "† initialised with ImageNet pre-trained 2D CNN"),
+  see ``inflate_2d_to_3d``.
+* ``r2plus1d_18`` -- torchvision's R(2+1)D-18.
+* ``tiny`` / ``tiny3d`` -- two-conv nets (feat_dim 32) for tests and CI.
+
+Minimum input size: any H, W >= 16 and T >= 1 run; in train mode BatchNorm needs more than one
+value per channel at the last stage, i.e. ``N * T' * h * w > 1`` where the ResNets reduce
+H, W by 32 (so use H, W >= 32, or N >= 2). 64 to 112 px is the intended CPU range; 224 px the
+paper's.
+
+Fine-tuning and the supervised DTG-Net (Eq. 3) need logits: ``create_student(name,
+num_classes=C, dropout=0.5)`` returns a :class:`StudentClassifier` (dropout before a linear
+``fc``, as in TSN) with ``.features(clip)``, ``.classify(feats)`` and ``forward(clip) -> logits``.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "KINETICS_MEAN",
+    "KINETICS_STD",
+    "ReplicateTimePadConv3d",
+    "Student",
+    "StudentClassifier",
+    "TSNStudent",
+    "Video3DStudent",
+    "add_stem_maxpool",
+    "create_student",
+    "inflate_2d_to_3d",
+    "list_students",
+    "load_state_dict_file",
+    "register_student",
+    "use_replicate_time_padding",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# torchvision's video weights (R3D_18_Weights.KINETICS400_V1 etc.) were trained with these.
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+
+
+# --------------------------------------------------------------------------------------------
+# Base classes
+# --------------------------------------------------------------------------------------------
+class Student(nn.Module):
+    """Base class: owns the normalisation buffers and checks the clip layout.
+
+    Args:
+        feat_dim: width D of the features returned by ``forward``.
+        mean: per-channel RGB mean subtracted from the [0, 1] input.
+        std: per-channel RGB std the input is divided by.
+    """
+
+    feat_dim: int
+
+    def __init__(
+        self,
+        feat_dim: int,
+        mean: tuple[float, float, float] = IMAGENET_MEAN,
+        std: tuple[float, float, float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.feat_dim = int(feat_dim)
+        # Buffers, so they follow .to(device) and are saved with checkpoints (STYLE 7). Shape
+        # 3 x 1 x 1 broadcasts over N x T x 3 x H x W and, not being 4-D/5-D, survives
+        # module.to(memory_format=torch.channels_last).
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(3, 1, 1))
+
+    def normalize(self, clip: torch.Tensor) -> torch.Tensor:
+        """Check the layout and normalise a [0, 1] clip batch.
+
+        Args:
+            clip: N x T x 3 x H x W float tensor in [0, 1].
+
+        Returns:
+            N x T x 3 x H x W tensor, ``(clip - mean) / std``.
+        """
+        if clip.dim() != 5 or clip.shape[2] != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects clips N x T x 3 x H x W, got shape "
+                f"{tuple(clip.shape)}"
+            )
+        if not clip.is_floating_point():
+            raise ValueError(
+                f"{type(self).__name__} expects float clips in [0, 1], got dtype {clip.dtype}"
+            )
+        return (clip - self.mean.to(clip.dtype)) / self.std.to(clip.dtype)  # N x T x 3 x H x W
+
+
+class TSNStudent(Student):
+    """TSN: a 2D backbone on every segment's frame, then average consensus (Wang et al. 2016).
+
+    Args:
+        backbone: 2D net mapping M x 3 x H x W -> M x feat_dim (a torchvision ResNet with
+            ``fc = nn.Identity()``, or the tiny net).
+        feat_dim: output width of ``backbone``.
+        mean, std: normalisation, see :class:`Student`.
+
+    ``student.to(memory_format=torch.channels_last)`` is supported: frames are then passed to the
+    backbone in channels-last layout too (faster convolutions on recent GPUs / oneDNN).
+    """
+
+    def __init__(self, backbone: nn.Module, feat_dim: int, **norm: Any) -> None:
+        super().__init__(feat_dim, **norm)
+        self.backbone = backbone
+
+    def _first_conv_weight(self) -> torch.Tensor | None:
+        for m in self.backbone.modules():
+            if isinstance(m, nn.Conv2d):
+                return m.weight
+        return None
+
+    def segment_features(self, clip: torch.Tensor) -> torch.Tensor:
+        """Per-segment features, before the consensus.
+
+        Args:
+            clip: N x T x 3 x H x W float in [0, 1].
+
+        Returns:
+            N x T x feat_dim.
+        """
+        n, t = clip.shape[:2]
+        x = self.normalize(clip).flatten(0, 1)  # (N*T) x 3 x H x W (a copy if not viewable)
+        w = self._first_conv_weight()
+        if w is not None and w.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        feats = self.backbone(x)  # (N*T) x D
+        return feats.reshape(n, t, -1)  # N x T x D (reshape: no .view on strided outputs)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        """Anchor features with TSN average consensus.
+
+        Args:
+            clip: N x T x 3 x H x W float in [0, 1].
+
+        Returns:
+            feats: N x feat_dim, the mean over the T segment features.
+        """
+        return self.segment_features(clip).mean(dim=1)  # N x D
+
+
+class Video3DStudent(Student):
+    """A 3D net (torchvision ``VideoResNet`` with ``fc = nn.Identity()``) on the whole clip.
+
+    Args:
+        backbone: 3D net mapping N x 3 x T x H x W -> N x feat_dim.
+        feat_dim: output width of ``backbone``.
+        stem_pool: whether ``backbone`` has the extra stem max-pool (:func:`add_stem_maxpool`).
+        temporal_padding: ``"zeros"`` or ``"replicate"`` (:func:`use_replicate_time_padding`).
+        mean, std: normalisation, see :class:`Student`.
+
+    ``stem_pool`` and ``temporal_padding`` change the computation but no parameter, so they are
+    also recorded as buffers (``flag_stem_pool``, ``flag_replicate_time_padding``): a checkpoint
+    knows how its net was built, and loading it into a student built differently is an error.
+    """
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        feat_dim: int,
+        stem_pool: bool = False,
+        temporal_padding: str = "zeros",
+        **norm: Any,
+    ) -> None:
+        super().__init__(feat_dim, **norm)
+        self.backbone = backbone
+        self.register_buffer("flag_stem_pool", torch.tensor(bool(stem_pool)))
+        self.register_buffer(
+            "flag_replicate_time_padding", torch.tensor(temporal_padding == "replicate")
+        )
+
+    @property
+    def stem_pool(self) -> bool:
+        return bool(self.flag_stem_pool)
+
+    @property
+    def temporal_padding(self) -> str:
+        return "replicate" if bool(self.flag_replicate_time_padding) else "zeros"
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        for flag in ("flag_stem_pool", "flag_replicate_time_padding"):
+            key = prefix + flag
+            if key in state_dict and bool(state_dict[key]) != bool(getattr(self, flag)):
+                error_msgs.append(
+                    f"{key}: the weights were made with {flag[5:]}={bool(state_dict[key])}, this "
+                    f"student has {flag[5:]}={bool(getattr(self, flag))} (create it with the "
+                    "same stem_pool / temporal_padding)"
+                )
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        """Anchor features of a clip batch.
+
+        Args:
+            clip: N x T x 3 x H x W float in [0, 1].
+
+        Returns:
+            feats: N x feat_dim (global average pool over T', h, w of the last stage).
+        """
+        x = self.normalize(clip).permute(0, 2, 1, 3, 4)  # N x 3 x T x H x W
+        return self.backbone(x)  # N x D
+
+
+class StudentClassifier(nn.Module):
+    """A student plus dropout and a linear classifier, for fine-tuning and supervised DTG (Eq. 3).
+
+    TSN puts dropout before its ``fc``; averaging per-segment logits (TSN's consensus on scores)
+    equals ``fc`` of the averaged features since ``fc`` is linear, so the logits here are
+    ``fc(dropout(student(clip)))``.
+
+    Args:
+        student: a :class:`Student` (any registry entry).
+        num_classes: number of action classes C.
+        dropout: dropout probability before ``fc`` (default 0.5).
+
+    Use ``features(clip)`` for the anchor feature and ``classify(feats)`` for the logits when
+    both are needed (supervised DTG-Net): one backbone pass, two losses.
+    """
+
+    def __init__(self, student: Student, num_classes: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.student = student
+        self.feat_dim = student.feat_dim
+        self.num_classes = int(num_classes)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(student.feat_dim, num_classes)
+        nn.init.normal_(self.fc.weight, 0.0, 0.01)  # mmaction2 / TSN head init
+        nn.init.zeros_(self.fc.bias)
+
+    def features(self, clip: torch.Tensor) -> torch.Tensor:
+        """Student features. clip: N x T x 3 x H x W -> feats: N x feat_dim."""
+        return self.student(clip)
+
+    def classify(self, feats: torch.Tensor) -> torch.Tensor:
+        """Logits from features. feats: N x feat_dim -> logits: N x num_classes."""
+        return self.fc(self.dropout(feats))
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        """clip: N x T x 3 x H x W in [0, 1] -> logits: N x num_classes."""
+        return self.classify(self.features(clip))
+
+
+# --------------------------------------------------------------------------------------------
+# State-dict loading
+# --------------------------------------------------------------------------------------------
+def _unwrap_state_dict(state: Mapping[str, Any], source: str) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint at the student level (``backbone.*``, ``mean`` ...) or raw
+    torchvision keys: unwraps ``{"state_dict" | "model" | "student": ...}``, strips ``module.``
+    (DDP) and a classifier's ``student.`` prefix."""
+    for key in ("state_dict", "model", "student"):
+        if key in state and isinstance(state[key], Mapping):
+            state = state[key]
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f"{source}: no tensors found in the state dict")
+    if all(k.startswith("module.") for k in tensors):  # saved from DataParallel / DDP
+        tensors = {k[len("module."):]: v for k, v in tensors.items()}
+    if any(k.startswith("student.backbone.") for k in tensors):  # a StudentClassifier
+        tensors = {k[len("student."):]: v for k, v in tensors.items() if k.startswith("student.")}
+    return tensors
+
+
+def _backbone_part(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The ``backbone.`` part of a dtgkit student state dict, or ``tensors`` unchanged."""
+    if any(k.startswith("backbone.") for k in tensors):
+        return {k[len("backbone."):]: v for k, v in tensors.items() if k.startswith("backbone.")}
+    return dict(tensors)
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a state dict saved with ``torch.save`` (tensors only, ``weights_only=True``).
+
+    Accepts plain torchvision state dicts, ``{"state_dict" | "model" | "student": ...}``
+    checkpoints, ``module.``-prefixed DDP dicts and dtgkit student / classifier state dicts
+    (returned at the student level: ``backbone.*``, ``mean``, ``std`` ...).
+
+    Args:
+        path: file path.
+
+    Returns:
+        name -> tensor.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file cannot be read as a state dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle / zip errors come in many types
+        raise ValueError(f"{path}: cannot load a state dict ({err})") from err
+    if not isinstance(state, Mapping):  # bad file content: a user-facing ValueError (contract)
+        raise ValueError(  # noqa: TRY004
+            f"{path}: expected a state dict, got {type(state).__name__}"
+        )
+    return _unwrap_state_dict(state, str(path))
+
+
+def _read_weights(source: str | Path | Mapping | nn.Module) -> tuple[dict, str]:
+    """(student-level tensors, a name for messages) from a path, a state dict or a module."""
+    if isinstance(source, nn.Module):
+        name = type(source).__name__
+        return _unwrap_state_dict(source.state_dict(), name), name
+    if isinstance(source, Mapping):
+        return _unwrap_state_dict(source, "state dict"), "state dict"
+    return load_state_dict_file(source), str(source)
+
+
+def _is_2d_resnet(tensors: Mapping[str, torch.Tensor]) -> bool:
+    w = _backbone_part(tensors).get("conv1.weight")
+    return w is not None and w.dim() == 4
+
+
+def _load_backbone(backbone: nn.Module, source: str | Path | Mapping | nn.Module) -> None:
+    """Load weights (minus any ``fc.*``) into a backbone whose ``fc`` was removed."""
+    tensors, name = _read_weights(source)
+    state = {k: v for k, v in _backbone_part(tensors).items() if not k.startswith("fc.")}
+    try:
+        result = backbone.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # size mismatches, e.g. ResNet50 weights for a ResNet18
+        raise ValueError(f"{name}: weights do not fit {type(backbone).__name__}: {err}") from err
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(
+            f"{name}: weights do not match {type(backbone).__name__}: "
+            f"missing {_few(result.missing_keys)}, unexpected {_few(result.unexpected_keys)}"
+        )
+
+
+def _few(keys: list[str], k: int = 5) -> str:
+    more = f" (+{len(keys) - k} more)" if len(keys) > k else ""
+    return "[" + ", ".join(keys[:k]) + "]" + more
+
+
+# --------------------------------------------------------------------------------------------
+# 3D helpers: stem max-pool, replicate temporal padding, I3D-style inflation
+# --------------------------------------------------------------------------------------------
+class ReplicateTimePadConv3d(nn.Conv3d):
+    """``nn.Conv3d`` that pads time by repeating the border frames; space keeps zero padding.
+
+    Same parameters (and state-dict keys) as the ``nn.Conv3d`` it replaces. With it, a clip of
+    one repeated frame stays constant in time through every layer, so an inflated net
+    reproduces its 2D parent exactly (zero temporal padding would shrink the border frames'
+    responses by (t-1)/t and the error would spread inwards layer by layer).
+    """
+
+    def __init__(self, *args: Any, time_padding: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_padding = int(time_padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: N x C x T x H x W
+        p = self.time_padding
+        x = F.pad(x, (0, 0, 0, 0, p, p), mode="replicate")  # N x C x (T+2p) x H x W
+        return super().forward(x)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", time_padding={self.time_padding} (replicate)"
+
+
+def use_replicate_time_padding(model: nn.Module) -> nn.Module:
+    """Replace (in place) every ``nn.Conv3d`` with temporal zero padding by a replicate one.
+
+    Args:
+        model: any module holding ``nn.Conv3d`` layers (torchvision ``VideoResNet``).
+
+    Returns:
+        ``model`` (modified in place; parameters and state-dict keys unchanged).
+    """
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is ReplicateTimePadConv3d or not isinstance(child, nn.Conv3d):
+                continue
+            pt, ph, pw = child.padding  # type: ignore[misc]
+            if pt == 0:
+                continue
+            if child.padding_mode != "zeros":
+                raise ValueError(f"{name}: padding_mode {child.padding_mode!r} not supported")
+            new = ReplicateTimePadConv3d(
+                child.in_channels, child.out_channels, child.kernel_size, stride=child.stride,
+                padding=(0, ph, pw), dilation=child.dilation, groups=child.groups,
+                bias=child.bias is not None, time_padding=pt,
+                device=child.weight.device, dtype=child.weight.dtype,
+            )
+            new.load_state_dict(child.state_dict())
+            setattr(parent, name, new)
+    return model
+
+
+def add_stem_maxpool(model: nn.Module) -> nn.Module:
+    """Append a spatial 3x3 / stride-2 max-pool to a torchvision ``VideoResNet`` stem.
+
+    torchvision's r3d_18 / r2plus1d_18 stems have no max-pool (2D ResNets do: 7x7/2 conv then
+    3x3/2 max-pool). With the pool the 3D net has the 2D ResNet's spatial geometry (4x fewer
+    FLOPs; an inflated net sees features at the scale its 2D filters were trained for). The pool
+    has no parameters, so state dicts are unchanged.
+
+    Args:
+        model: a ``VideoResNet`` (has ``.stem``, an ``nn.Sequential``).
+
+    Returns:
+        ``model`` (modified in place).
+    """
+    model.stem.append(nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+    return model
+
+
+# 2D torchvision ResNet name -> torchvision VideoResNet (BasicBlock, Conv3DSimple) name
+_INFLATE_RENAMES = [
+    (re.compile(r"^conv1\."), "stem.0."),
+    (re.compile(r"^bn1\."), "stem.1."),
+    (re.compile(r"^(layer\d\.\d+)\.conv(\d)\."), r"\1.conv\2.0."),
+    (re.compile(r"^(layer\d\.\d+)\.bn(\d)\."), r"\1.conv\2.1."),
+]
+
+
+def _rename_2d_to_3d(key: str) -> str:
+    for pattern, repl in _INFLATE_RENAMES:
+        key, n = pattern.subn(repl, key)
+        if n:
+            break
+    return key
+
+
+def inflate_2d_to_3d(
+    source: str | Path | Mapping | nn.Module, model3d: nn.Module
+) -> nn.Module:
+    """Initialise a torchvision 3D ResNet from 2D ResNet weights, I3D-style (Carreira 2017).
+
+    Each 2D conv kernel k x k becomes t x k x k by repeating it t times along time and
+    dividing by t (t = the 3D kernel's temporal size: 3 for r3d_18's stem and 3x3x3 convs, 1 for
+    the 1x1 -> 1x1x1 downsample convs, which keep their temporal stride 2). BatchNorm weights,
+    biases and running statistics are copied; the 2D ``fc`` is ignored. So a clip of one
+    repeated frame gives, at every time step, the 2D net's response to that frame -- exactly
+    when the 3D net also has the 2D stem's max-pool (:func:`add_stem_maxpool`) and replicate
+    temporal padding (:func:`use_replicate_time_padding`); ``create_student("r3d_18",
+    inflate_from=...)`` sets both by default.
+
+    Args:
+        source: 2D weights in torchvision ResNet naming (``conv1``, ``bn1``, ``layer1.0.conv1``,
+            ``layer1.0.downsample.0`` ...): a file path, a state dict, a 2D ``nn.Module``
+            (e.g. ``torchvision.models.resnet18()``) or a dtgkit TSN student.
+        model3d: a torchvision ``VideoResNet`` with ``Conv3DSimple`` blocks (r3d_18), its
+            ``fc`` removed or not, or a :class:`Video3DStudent` wrapping one.
+
+    Returns:
+        ``model3d`` with the inflated weights loaded (in place).
+
+    Raises:
+        ValueError: keys or shapes do not match (e.g. ResNet34 weights for r3d_18), naming them.
+    """
+    target = model3d.backbone if isinstance(model3d, Video3DStudent) else model3d
+    tensors, name = _read_weights(source)
+    if not _is_2d_resnet(tensors):
+        raise ValueError(
+            f"{name}: not 2D ResNet weights (no 4-D conv1.weight); 3D weights load with "
+            "pretrained= instead of inflate_from="
+        )
+    state2d = _backbone_part(tensors)
+    renamed = {_rename_2d_to_3d(k): v for k, v in state2d.items() if not k.startswith("fc.")}
+    wanted = {k: v for k, v in target.state_dict().items() if not k.startswith("fc.")}
+    missing = [k for k in wanted if k not in renamed]
+    unexpected = [k for k in renamed if k not in wanted]
+    if missing or unexpected:
+        raise ValueError(
+            f"{name}: cannot inflate into {type(target).__name__}: missing {_few(missing)}, "
+            f"unexpected {_few(unexpected)} (inflation expects 2D ResNet18 weights for r3d_18)"
+        )
+    new_state: dict[str, torch.Tensor] = {}
+    bad: list[str] = []
+    for key, dst in wanted.items():
+        src = renamed[key]
+        if src.dim() == 4 and dst.dim() == 5:  # conv: C_out x C_in x k x k -> x t x k x k
+            t = dst.shape[2]
+            if src.shape != dst.shape[:2] + dst.shape[3:]:
+                bad.append(f"{key} {tuple(src.shape)} -> {tuple(dst.shape)}")
+                continue
+            src = src.unsqueeze(2).repeat(1, 1, t, 1, 1) / t  # C_out x C_in x t x k x k
+        elif src.shape != dst.shape:
+            bad.append(f"{key} {tuple(src.shape)} -> {tuple(dst.shape)}")
+            continue
+        new_state[key] = src.to(dst.dtype)
+    if bad:
+        raise ValueError(f"{name}: shape mismatch while inflating: {_few(bad)}")
+    target.load_state_dict(new_state, strict=False)
+    return model3d
+
+
+# --------------------------------------------------------------------------------------------
+# Registry (timm-style name -> factory)
+# --------------------------------------------------------------------------------------------
+_STUDENTS: dict[str, Callable[..., Student]] = {}
+
+
+def register_student(name: str) -> Callable[[Callable[..., Student]], Callable[..., Student]]:
+    """Decorator adding a factory ``fn(**kw) -> Student`` to the registry under ``name``."""
+
+    def decorator(fn: Callable[..., Student]) -> Callable[..., Student]:
+        if name in _STUDENTS:
+            raise ValueError(f"student {name!r} is already registered")
+        _STUDENTS[name] = fn
+        return fn
+
+    return decorator
+
+
+def list_students() -> list[str]:
+    """Names accepted by :func:`create_student`, sorted."""
+    return sorted(_STUDENTS)
+
+
+def create_student(
+    name: str, *, num_classes: int | None = None, dropout: float | None = None, **kwargs: Any
+) -> Student | StudentClassifier:
+    """Build a student by registry name.
+
+    Args:
+        name: one of :func:`list_students` (``"tsn_r18"``, ``"r3d_18"``, ``"tiny"`` ...).
+        num_classes: if given, wrap the student in a :class:`StudentClassifier` with this many
+            classes (fine-tuning, supervised DTG-Net); default None returns the bare student.
+        dropout: dropout before the classifier's ``fc`` (only with ``num_classes``; default 0.5).
+        **kwargs: options of that student's factory (e.g. ``pretrained=``, ``weights=``,
+            ``inflate_from=``); see the factory docstrings.
+
+    Returns:
+        A :class:`Student` (``forward(clip) -> feats``, ``.feat_dim``), or a
+        :class:`StudentClassifier` when ``num_classes`` is given.
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones) or an option the factory
+            does not take.
+    """
+    if name not in _STUDENTS:
+        raise ValueError(f"unknown student {name!r}; known students: {', '.join(list_students())}")
+    factory = _STUDENTS[name]
+    params = inspect.signature(factory).parameters
+    unknown = [k for k in kwargs if k not in params]
+    if unknown:
+        raise ValueError(
+            f"student {name!r} does not take option(s) {', '.join(map(repr, unknown))}; "
+            f"it takes: {', '.join(params) or 'no options'}"
+        )
+    student = factory(**kwargs)
+    if num_classes is None:
+        if dropout is not None:
+            raise ValueError("dropout is only used with num_classes (a classifier head)")
+        return student
+    return StudentClassifier(student, num_classes, 0.5 if dropout is None else dropout)
+
+
+def _check_weight_options(name: str, pretrained: Any, weights: Any) -> None:
+    if pretrained is not None and weights is not None:
+        raise ValueError(
+            f"{name}: give either pretrained= (a file) or weights= (torchvision), not both"
+        )
+
+
+def _resolve_weights(arch: str, weights: str | None) -> Any:
+    """torchvision weights enum member for ``weights`` (e.g. "IMAGENET1K_V1"), or None."""
+    if weights is None:
+        return None
+    enum = torchvision.models.get_model_weights(arch)
+    name = weights.split(".")[-1]  # accept "ResNet18_Weights.IMAGENET1K_V1" too
+    if name == "DEFAULT":
+        return enum.DEFAULT
+    if name not in enum.__members__:
+        raise ValueError(
+            f"unknown weights {weights!r} for {arch}; known: {', '.join(enum.__members__)}"
+        )
+    return enum[name]
+
+
+def _tsn_resnet(
+    arch: str, feat_dim: int, pretrained: str | Path | Mapping | nn.Module | None,
+    weights: str | None,
+) -> TSNStudent:
+    _check_weight_options(f"tsn_{arch}", pretrained, weights)
+    # weights= goes through torchvision's weights enum (e.g. "IMAGENET1K_V1"): downloads once.
+    backbone = getattr(torchvision.models, arch)(weights=_resolve_weights(arch, weights))
+    backbone.fc = nn.Identity()
+    if pretrained is not None:
+        _load_backbone(backbone, pretrained)
+    return TSNStudent(backbone, feat_dim)
+
+
+@register_student("tsn_r18")
+def tsn_r18(
+    pretrained: str | Path | Mapping | nn.Module | None = None, weights: str | None = None
+) -> TSNStudent:
+    """TSN-ResNet18 (the paper's main student, Table 1), feat_dim 512.
+
+    Args:
+        pretrained: 2D weights in torchvision ResNet18 format: a file path (``torch.save`` of a
+            ``state_dict``, or a dtgkit student / classifier checkpoint), a state dict or an
+            ``nn.Module``; ``fc.*`` is ignored. Never downloads.
+        weights: torchvision weights name, e.g. ``"IMAGENET1K_V1"`` (``ResNet18_Weights``);
+            needs network access on first use (cached under ``$TORCH_HOME``).
+    """
+    return _tsn_resnet("resnet18", 512, pretrained, weights)
+
+
+@register_student("tsn_r50")
+def tsn_r50(
+    pretrained: str | Path | Mapping | nn.Module | None = None, weights: str | None = None
+) -> TSNStudent:
+    """TSN-ResNet50, feat_dim 2048. Options as :func:`tsn_r18` (``ResNet50_Weights``)."""
+    return _tsn_resnet("resnet50", 2048, pretrained, weights)
+
+
+@register_student("tsn_r101")
+def tsn_r101(
+    pretrained: str | Path | Mapping | nn.Module | None = None, weights: str | None = None
+) -> TSNStudent:
+    """TSN-ResNet101 (paper Fig. 5 backbone), feat_dim 2048. Options as :func:`tsn_r18`."""
+    return _tsn_resnet("resnet101", 2048, pretrained, weights)
+
+
+def _video_resnet(
+    arch: str,
+    *,
+    pretrained: str | Path | Mapping | nn.Module | None,
+    weights: str | None,
+    inflate_from: str | Path | Mapping | nn.Module | None,
+    stem_pool: bool | None,
+    temporal_padding: str | None,
+) -> Video3DStudent:
+    _check_weight_options(arch, pretrained, weights)
+    if inflate_from is not None and (pretrained is not None or weights is not None):
+        raise ValueError(f"{arch}: inflate_from= cannot be combined with pretrained= or weights=")
+    recorded: dict[str, torch.Tensor] = {}
+    name = ""
+    if pretrained is not None:
+        recorded, name = _read_weights(pretrained)
+        if _is_2d_resnet(recorded):  # 2D weights given as pretrained=: inflate them
+            if arch != "r3d_18":
+                raise ValueError(f"{name}: 2D weights can only be inflated into r3d_18, not {arch}")
+            inflate_from, pretrained, recorded = recorded, None, {}
+    inflating = inflate_from is not None
+    # Architecture options: explicit > recorded in a dtgkit checkpoint > the inflation defaults.
+    if stem_pool is None:
+        stem_pool = bool(recorded["flag_stem_pool"]) if "flag_stem_pool" in recorded else inflating
+    if temporal_padding is None:
+        if "flag_replicate_time_padding" in recorded:
+            replicate = bool(recorded["flag_replicate_time_padding"])
+            temporal_padding = "replicate" if replicate else "zeros"
+        else:
+            temporal_padding = "replicate" if inflating else "zeros"
+    if temporal_padding not in ("zeros", "replicate"):
+        raise ValueError(
+            f"temporal_padding must be 'zeros' or 'replicate', got {temporal_padding!r}"
+        )
+    backbone = getattr(torchvision.models.video, arch)(weights=_resolve_weights(arch, weights))
+    backbone.fc = nn.Identity()
+    if stem_pool:
+        add_stem_maxpool(backbone)
+    if temporal_padding == "replicate":
+        use_replicate_time_padding(backbone)
+    if inflating:
+        inflate_2d_to_3d(inflate_from, backbone)
+    # torchvision's video weights expect Kinetics statistics; a dtgkit checkpoint records its
+    # own; everything else uses ImageNet statistics.
+    norm: dict[str, Any] = {}
+    if weights is not None:
+        norm = {"mean": KINETICS_MEAN, "std": KINETICS_STD}
+    elif "mean" in recorded and "std" in recorded:
+        norm = {"mean": tuple(recorded["mean"].flatten().tolist()),
+                "std": tuple(recorded["std"].flatten().tolist())}
+    student = Video3DStudent(backbone, 512, stem_pool, temporal_padding, **norm)
+    if pretrained is not None:
+        _load_backbone(backbone, pretrained)
+        for flag in ("flag_stem_pool", "flag_replicate_time_padding"):
+            if flag in recorded and bool(recorded[flag]) != bool(getattr(student, flag)):
+                raise ValueError(
+                    f"{name}: the weights were made with {flag[5:]}={bool(recorded[flag])}, "
+                    f"but {flag[5:]}={bool(getattr(student, flag))} was asked for"
+                )
+    return student
+
+
+@register_student("r3d_18")
+def r3d_18(
+    pretrained: str | Path | Mapping | nn.Module | None = None,
+    weights: str | None = None,
+    inflate_from: str | Path | Mapping | nn.Module | None = None,
+    stem_pool: bool | None = None,
+    temporal_padding: str | None = None,
+) -> Video3DStudent:
+    """3D-ResNet18 (torchvision ``r3d_18``, 33.2M parameters), feat_dim 512.
+
+    Args:
+        pretrained: weights file / state dict: 3D weights in torchvision r3d_18 format or a
+            dtgkit r3d_18 student / classifier checkpoint (its recorded ``stem_pool``,
+            ``temporal_padding`` and normalisation are used when not given here); 2D ResNet18
+            weights given here are inflated, as with ``inflate_from``. ``fc.*`` is ignored.
+        weights: torchvision weights name, e.g. ``"KINETICS400_V1"`` (needs network on first
+            use; the student then normalises with Kinetics statistics).
+        inflate_from: 2D ResNet18 weights (path, state dict, ``nn.Module`` or TSN student) to
+            inflate I3D-style, see :func:`inflate_2d_to_3d` (the paper's ImageNet init).
+        stem_pool: add the 2D ResNet's 3x3/2 spatial max-pool after the stem
+            (:func:`add_stem_maxpool`). Default None = as recorded in a dtgkit checkpoint given
+            as ``pretrained``, else True when inflating, else False (torchvision's net).
+        temporal_padding: ``"zeros"`` (torchvision) or ``"replicate"``
+            (:func:`use_replicate_time_padding`). Default None = as recorded in a dtgkit
+            checkpoint, else "replicate" when inflating (so an inflated net on a repeated-frame
+            clip equals its 2D parent even for short clips), else "zeros".
+    """
+    return _video_resnet(
+        "r3d_18", pretrained=pretrained, weights=weights, inflate_from=inflate_from,
+        stem_pool=stem_pool, temporal_padding=temporal_padding,
+    )
+
+
+@register_student("r2plus1d_18")
+def r2plus1d_18(
+    pretrained: str | Path | Mapping | nn.Module | None = None,
+    weights: str | None = None,
+    stem_pool: bool | None = None,
+    temporal_padding: str | None = None,
+) -> Video3DStudent:
+    """R(2+1)D-18 (torchvision ``r2plus1d_18``, 31.3M parameters), feat_dim 512.
+
+    Args:
+        pretrained: a state dict file / dict in torchvision r2plus1d_18 format, or a dtgkit
+            r2plus1d_18 student checkpoint (its recorded options are used when not given).
+        weights: torchvision weights name, e.g. ``"KINETICS400_V1"`` (needs network).
+        stem_pool: add a 3x3/2 spatial max-pool after the stem (default None = False, or as
+            recorded in a dtgkit checkpoint).
+        temporal_padding: ``"zeros"`` or ``"replicate"`` (default None = "zeros", or as
+            recorded).
+    """
+    return _video_resnet(
+        "r2plus1d_18", pretrained=pretrained, weights=weights, inflate_from=None,
+        stem_pool=stem_pool, temporal_padding=temporal_padding,
+    )
+
+
+@register_student("tiny")
+def tiny(width: int = 32) -> TSNStudent:
+    """A two-conv 2D TSN net for tests and CI (feat_dim = width, ~5k parameters)."""
+    half = max(width // 2, 1)
+    backbone = nn.Sequential(
+        nn.Conv2d(3, half, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(half),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(half, width, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(1),
+    )
+    return TSNStudent(backbone, width)
+
+
+@register_student("tiny3d")
+def tiny3d(width: int = 32) -> Video3DStudent:
+    """A two-conv 3D net for tests and CI (feat_dim = width, ~15k parameters)."""
+    half = max(width // 2, 1)
+    backbone = nn.Sequential(
+        nn.Conv3d(3, half, 3, stride=(1, 2, 2), padding=1, bias=False),
+        nn.BatchNorm3d(half),
+        nn.ReLU(inplace=True),
+        nn.Conv3d(half, width, 3, stride=(1, 2, 2), padding=1, bias=False),
+        nn.BatchNorm3d(width),
+        nn.ReLU(inplace=True),
+        nn.AdaptiveAvgPool3d(1),
+        nn.Flatten(1),
+    )
+    return Video3DStudent(backbone, width)
