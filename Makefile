@@ -18,13 +18,13 @@ demo: $(STAMP)
 
 ## make test: unit tests + every notebook under nbval, FAST mode (what CI runs)
 test: $(STAMP)
-	DTGKIT_FAST=1 MPLBACKEND=Agg $(PY) -m pytest -q -m "not slow" tests
-	DTGKIT_FAST=1 MPLBACKEND=Agg $(PY) -m pytest -q --nbval-lax notebooks
+	DTGKIT_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PY) -m pytest -q -m "not slow" tests
+	DTGKIT_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax notebooks
 
 ## make test-all: also the slow checks
 test-all: $(STAMP)
-	DTGKIT_FAST=1 MPLBACKEND=Agg $(PY) -m pytest -q tests
-	DTGKIT_FAST=1 MPLBACKEND=Agg $(PY) -m pytest -q --nbval-lax notebooks
+	DTGKIT_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
+	DTGKIT_FAST=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax notebooks
 
 ## make lab: JupyterLab on notebooks/ (ipywidgets' lab extension ships with ipywidgets 8)
 lab: $(STAMP)

