@@ -1,13 +1,4 @@
-"""ipywidgets views over dtgkit's library functions.
-
-Widgets here are thin: each one wires controls through ``ipywidgets.interactive_output`` to a
-pure ``*_state`` function (data, testable without any widget) and to plot functions from
-``dtgkit.viz`` that return Figures. Every builder returns its container with two extra
-attributes so tests (and users) can drive it without a browser:
-
-* ``.controls``: dict name -> control widget (set ``.value`` to change it);
-* ``.state``: the dict the ``*_state`` function returned for the current values.
-"""
+"""Clip-sampling explorer: T, N, pair mode and seed over the pure sampling functions."""
 
 from __future__ import annotations
 
