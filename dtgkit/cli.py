@@ -10,38 +10,43 @@ import argparse
 import importlib
 import sys
 
-#: modules that contribute sub-commands, in data-flow order
-CLI_MODULES = (
-    "dtgkit.data.synth",
-    "dtgkit.data.video",
-    "dtgkit.models.teachers",
-    "dtgkit.train.cli",
-    "dtgkit.viz.figures",
-    "dtgkit.bench",
-)
+#: sub-command -> the module whose ``add_cli`` adds it, in data-flow order. Only the module of
+#: the command being run is imported (torch-heavy modules stay unloaded for the others).
+COMMANDS = {
+    "synth": "dtgkit.data.synth",
+    "check-videos": "dtgkit.data.video",
+    "teachers": "dtgkit.models.teachers",
+    "train-teacher": "dtgkit.models.teachers",
+    "cache-teachers": "dtgkit.models.teachers",
+    "pretrain": "dtgkit.train.cli",
+    "finetune": "dtgkit.train.cli",
+    "joint": "dtgkit.train.cli",
+    "evaluate": "dtgkit.train.cli",
+    "demo": "dtgkit.demo",
+    "ablate": "dtgkit.ablate",
+    "figures": "dtgkit.viz.figures",
+    "bench": "dtgkit.bench",
+}
+CLI_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``dtgkit`` parser; with ``command``, only that command's module is imported."""
     parser = argparse.ArgumentParser(
         prog="dtgkit",
         description="DTG-Net: differentiated teachers guided self-supervised video action recognition",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in CLI_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:  # a stage not built yet: its commands are absent
-            if err.name == name:
-                continue
-            raise
-        add_cli = getattr(module, "add_cli", None)
-        if add_cli is not None:
-            add_cli(sub)
+    modules = [COMMANDS[command]] if command in COMMANDS else CLI_MODULES
+    for name in modules:
+        importlib.import_module(name).add_cli(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

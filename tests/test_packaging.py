@@ -51,3 +51,10 @@ def test_notebooks_are_canonical():
     res = subprocess.run([sys.executable, str(ROOT / "tools" / "nbcanon.py"), "--check", *notebooks],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_flat_api_names_all_resolve():
+    import dtgkit
+
+    missing = [name for name in dtgkit.__all__ if not hasattr(dtgkit, name)]
+    assert not missing, f"dtgkit.__all__ names that do not resolve: {missing}"

@@ -1,0 +1,329 @@
+"""``dtgkit ablate --suite NAME --seeds 3``: the paper's Tables 1-4 and the data-efficiency
+claim, measured on SynthActions as mean ± std over seeds (Issue 7).
+
+Every suite is a list of :class:`~dtgkit.experiments.Arm` run under one budget (the
+``cpu-demo`` preset plus ``--epochs`` etc.; ``--quick``: ``ci-tiny`` with tiny random teachers)
+by :func:`dtgkit.experiments.run_arms`, resumable per run. Results go to
+``RESULTS/<suite>.csv`` (one row per arm and seed) and ``RESULTS/<suite>.md`` (mean ± std,
+the budget, the wall time and the machine).
+
+Suites (teacher roles: ``imagenet`` = EfficientNet-Lite0 ImageNet, ``scenes`` = Places
+analogue, ``action_a`` / ``action_b`` = BU101 / Stanford40 analogues; see
+:data:`dtgkit.experiments.TEACHER_ROLES`):
+
+* ``table1`` - random init; ImageNet-inflated init (needs ``--imagenet-init FILE``, a 2D
+  ImageNet state dict for the student's backbone: offline only EfficientNet-Lite0 ImageNet
+  weights ship, which do not fit a ResNet student, so without the file the row is recorded as
+  skipped with that reason); DistInit-L1 (ImageNet teacher, as in DistInit); MoCo-video; DTG
+  with the single ImageNet teacher; DTG with all teachers, offline weights (teacher-kNN proxy).
+* ``table2`` - DTG (ImageNet teacher) with the four input types of ``data.pair_mode``:
+  img/img, img/seq, seq/seq with overlap, seq/seq without overlap. The student stays TSN in
+  every row (the paper's img/seq row used a 3D-ResNet student).
+* ``table3`` - DTG with each single teacher, ImageNet + scenes, both still-action teachers,
+  all four with uniform / offline / online1 / online2 weights. Offline weights come from the
+  single-teacher rows of the same seed (the paper's procedure).
+* ``table4`` - supervised TSN (``joint``, ``dtg.method=none``) vs. supervised DTG (Eq. 3,
+  all teachers, uniform), from a random init and from a DTG-pre-trained init (the paper's SSL
+  column; skipped for students that cannot load a 2D init).
+* ``efficiency`` - DTG (ImageNet teacher) vs. MoCo-video pre-trained on 10 / 25 / 50 / 100 %
+  of the training videos (fine-tuned on all of them), and with 1/4, 1/2 and all of the epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dtgkit import experiments as X
+from dtgkit.config import Config, validate
+
+__all__ = ["SUITES", "ablation_config", "add_cli", "run_suite", "suite_arms"]
+
+SUITES = ("table1", "table2", "table3", "table4", "efficiency")
+SUITE_TITLES = {
+    "table1": "Table 1 shape: initialisations and pre-training methods (fine-tuned on SynthActions)",
+    "table2": "Table 2: input types of DTG-Net",
+    "table3": "Table 3: differentiated teacher guidance",
+    "table4": "Table 4: supervised DTG-Net (joint loss, Eq. 3) vs. supervised TSN",
+    "efficiency": "Data efficiency: fraction of pre-training videos, and pre-training epochs",
+}
+SUITE_METRICS = {
+    "table1": X.METRICS,
+    "table2": ("knn_acc1", "linear_acc1", "acc1", "acc5"),
+    "table3": ("knn_acc1", "linear_acc1", "acc1", "acc5"),
+    "table4": ("acc1", "acc5", "mAP"),
+    "efficiency": ("knn_acc1", "linear_acc1", "acc1"),
+}
+PAIR_LABELS = {"img_img": "img -> img (overlap)", "img_seq": "img (teacher) / seq (student)",
+               "seq_seq_overlap": "seq / seq, overlap", "seq_seq_disjoint": "seq / seq, no overlap"}
+
+
+def _t(specs: list[str]) -> str:
+    return "dtg.teachers=[" + ",".join(specs) + "]"
+
+
+def suite_arms(suite: str, teachers: dict[str, str], base: Config, *,
+               imagenet_init: str = "") -> list[X.Arm]:
+    """The arms of a suite (see the module docstring)."""
+    T = teachers
+    all_t = [T[r] for r in X.ROLE_ORDER]
+    if suite == "table1":
+        if imagenet_init:
+            inet = X.Arm("imagenet-init", "ImageNet init (no video pre-training)", pretrain=None,
+                         overrides=[f"model.init={imagenet_init}"])
+        else:
+            inet = X.Arm("imagenet-init", "ImageNet init (no video pre-training)", pretrain=None,
+                         skip=f"no 2D ImageNet weights for student {base.model.student} offline "
+                              "(only EfficientNet-Lite0's ship); pass --imagenet-init FILE")
+        return [
+            X.Arm("random-init", "Random init (no pre-training)", pretrain=None),
+            inet,
+            X.Arm("distinit-l1", "DistInit-L1 (ImageNet teacher)", pretrain="distinit-l1",
+                  overrides=[_t([T["imagenet"]]), "dtg.weighting=uniform"]),
+            X.Arm("moco", "MoCo-video", pretrain="moco"),
+            X.Arm("dtg-imagenet", "DTG (ImageNet teacher)",
+                  overrides=[_t([T["imagenet"]]), "dtg.weighting=uniform"]),
+            X.Arm("dtg-all-offline", "DTG (all teachers, offline, teacher-kNN proxy)",
+                  overrides=[_t(all_t), "dtg.weighting=offline"]),
+        ]
+    if suite == "table2":
+        return [X.Arm(f"dtg-{mode}", f"DTG, {PAIR_LABELS[mode]}",
+                      overrides=[_t([T["imagenet"]]), "dtg.weighting=uniform", f"data.pair_mode={mode}"],
+                      info={"pair_mode": mode})
+                for mode in ("img_img", "img_seq", "seq_seq_overlap", "seq_seq_disjoint")]
+    if suite == "table3":
+        arms = [X.Arm(f"single-{r}", f"{r} ({X.TEACHER_ROLES[r]['paper']} analogue)",
+                      overrides=[_t([T[r]]), "dtg.weighting=uniform"], info={"teachers": r})
+                for r in X.ROLE_ORDER]
+        arms += [X.Arm("imagenet+scenes", "ImageNet + scenes, uniform",
+                       overrides=[_t([T["imagenet"], T["scenes"]]), "dtg.weighting=uniform"]),
+                 X.Arm("action_a+action_b", "both still-action teachers, uniform",
+                       overrides=[_t([T["action_a"], T["action_b"]]), "dtg.weighting=uniform"])]
+        for w in ("uniform", "offline", "online1", "online2"):
+            arms.append(X.Arm(f"all-{w}", f"all teachers, {w}",
+                              overrides=[_t(all_t), f"dtg.weighting={w}"],
+                              offline_from=tuple(f"single-{r}" for r in X.ROLE_ORDER) if w == "offline" else (),
+                              info={"weighting": w}))
+        return arms
+    if suite == "table4":
+        can_init = _student_takes_init(base.model.student)
+        why = "" if can_init else f"student {base.model.student} cannot load a 2D init (model.init)"
+        all_u = [_t(all_t), "dtg.weighting=uniform"]
+        return [
+            X.Arm("ssl-dtg", "(SSL) DTG pre-training, all teachers", overrides=all_u,
+                  skip=why, info={"role": "pre-training for the SSL rows"}),
+            X.Arm("sup-tsn", "supervised TSN (no DTG), random init", pretrain=None, supervised="none"),
+            X.Arm("sup-dtg", "supervised DTG, random init", pretrain=None, supervised="dtg", overrides=all_u),
+            X.Arm("ssl-sup-tsn", "supervised TSN (no DTG), DTG-pre-trained init", pretrain=None,
+                  supervised="none", init_from="ssl-dtg", skip=why),
+            X.Arm("ssl-sup-dtg", "supervised DTG, DTG-pre-trained init", pretrain=None, supervised="dtg",
+                  overrides=all_u, init_from="ssl-dtg", skip=why),
+        ]
+    if suite == "efficiency":
+        arms = []
+        for frac in (0.1, 0.25, 0.5, 1.0):
+            for method, label in (("dtg", "DTG (ImageNet teacher)"), ("moco", "MoCo-video")):
+                ov = [_t([T["imagenet"]]), "dtg.weighting=uniform"] if method == "dtg" else []
+                arms.append(X.Arm(f"{method}-frac{int(frac * 100)}", f"{label}, {int(frac * 100)}% videos",
+                                  pretrain=method, overrides=ov, pretrain_overrides=[f"data.fraction={frac}"],
+                                  info={"study": "fraction", "fraction": frac, "method": method,
+                                        "pretrain_epochs": base.pretrain.epochs}))
+        E = base.pretrain.epochs
+        for ep in sorted({max(1, E // 4), max(1, E // 2)} - {E}):
+            for method, label in (("dtg", "DTG (ImageNet teacher)"), ("moco", "MoCo-video")):
+                ov = [_t([T["imagenet"]]), "dtg.weighting=uniform"] if method == "dtg" else []
+                ms = [m for m in base.pretrain.milestones if m < ep]
+                arms.append(X.Arm(f"{method}-ep{ep}", f"{label}, {ep} epochs", pretrain=method, overrides=ov,
+                                  pretrain_overrides=[f"pretrain.epochs={ep}", f"pretrain.milestones={ms}"],
+                                  info={"study": "epochs", "fraction": 1.0, "method": method,
+                                        "pretrain_epochs": ep}))
+        return arms
+    raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
+
+
+def _student_takes_init(student: str) -> bool:
+    import inspect
+
+    from dtgkit.models import students as S
+
+    factory = getattr(S, "_STUDENTS", {}).get(student)
+    if factory is None:
+        return False
+    params = inspect.signature(factory).parameters
+    return "pretrained" in params or "inflate_from" in params
+
+
+def ablation_config(args: argparse.Namespace) -> Config:
+    """The budget (same knobs as ``dtgkit demo``)."""
+    from dtgkit.demo import demo_config
+
+    return demo_config(args)
+
+
+def run_suite(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one suite for ``args.seeds`` seeds; write ``<results>/<suite>.csv`` and ``.md``."""
+    def _say(msg: str) -> None:
+        print(f"[ablate {args.suite} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    say = say or _say
+    mon = X.ResourceMonitor().start()
+    cfg = ablation_config(args)
+    out = Path(args.out) / args.suite
+    if not args.quick and cfg.data.dataset == "synth":
+        from dtgkit.data.synth import ensure_synth
+        from dtgkit.demo import DEMO_SYNTH
+
+        ensure_synth(cfg.data.root, progress=cfg.run.progress, **DEMO_SYNTH)
+    from dtgkit.demo import teacher_size
+
+    teachers = X.ensure_teachers(quick=args.quick, work_dir=Path(args.out) / "teachers",
+                                 size=teacher_size(args, cfg), progress=cfg.run.progress, say=say)
+    cfg.dtg.teachers = [teachers["imagenet"]]
+    validate(cfg)
+    arms = suite_arms(args.suite, teachers, cfg, imagenet_init=args.imagenet_init)
+    seeds = list(range(args.seed0, args.seed0 + args.seeds))
+    all_specs = [teachers[r] for r in X.ROLE_ORDER]
+
+    def proxy(seed: int) -> dict[str, float]:
+        c = cfg.copy()
+        c.run.seed = seed
+        return X.teacher_proxy_accuracies(c, all_specs, out, say=say)
+
+    rows = X.run_arms(cfg, arms, out, seeds, offline_accs=proxy, say=say)
+    for r in rows:
+        r["suite"] = args.suite
+    mon.stop()
+    res = mon.summary()
+    metrics = SUITE_METRICS[args.suite]
+    summary = X.summarise(rows, metrics)
+    results = Path(args.results)
+    extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused")
+    csv_path = X.write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
+    md = suite_markdown(args, cfg, rows, summary, metrics, teachers, res)
+    md_path = results / f"{args.suite}.md"
+    md_path.write_text(md, encoding="utf-8")
+    say(f"wrote {csv_path} and {md_path}")
+    print(X.markdown_table(summary, metrics))
+    return {"rows": rows, "summary": summary, "csv": csv_path, "md": str(md_path), "resources": res}
+
+
+def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],
+                   metrics, teachers: dict[str, str], res: dict[str, Any]) -> str:
+    """The ``<suite>.md`` text: title, table (mean ± std), budget, cost, machine, notes."""
+    m = X.machine_info()
+    seeds = sorted({r["seed"] for r in rows})
+    run_s = sum(float(r.get(k) or 0) for r in rows for k in ("pretrain_s", "eval_s", "finetune_s"))
+    run_cpu = sum(float(r.get(k) or 0) for r in rows for k in ("pretrain_cpu_s", "eval_cpu_s", "finetune_cpu_s"))
+    reused = sum(1 for r in rows if r.get("reused"))
+    lines = [f"# {SUITE_TITLES[args.suite]}", "",
+             (f"SynthActions, {len(seeds)} seed(s) {seeds}; mean ± sample std over seeds, test split, percent. "
+             "Per-seed rows: the CSV beside this file."), "",
+             X.markdown_table(summary, metrics), ""]
+    if args.suite == "efficiency":
+        lines += _efficiency_tables(rows), ""
+    lines += ["## Budget", "",
+              (f"* preset `{cfg.preset}` + `dtgkit ablate {' '.join(_argv(args))}`; student "
+              f"`{cfg.model.student}`, T = {cfg.data.num_segments}, {cfg.data.size} px; pre-training "
+              f"{cfg.pretrain.epochs} epochs, batch {cfg.pretrain.batch_size}, lr {cfg.pretrain.lr}; "
+              f"fine-tuning {cfg.finetune.epochs} epochs, batch {cfg.finetune.batch_size}, lr "
+              f"{cfg.finetune.lr}; queue K = {cfg.dtg.queue_size}; data `{cfg.data.root}`"),
+              "* teachers: " + ", ".join(f"{r} = `{teachers[r]}`" for r in X.ROLE_ORDER),
+              (f"* wall time of this call {res['wall_s'] / 60:.1f} min (CPU {res['cpu_s']:.0f} s); sum of "
+              f"the runs' stage times {run_s / 60:.1f} min, CPU {run_cpu / 60:.1f} min, i.e. about "
+              f"{run_cpu / max(1, m['cpus']) / 60:.1f} min on {m['cpus']} idle CPUs (estimate); {reused} of "
+              f"{len(rows)} runs re-used from earlier calls; peak memory {res['peak_tree_pss_mb']:.0f} MB PSS (process tree)"),
+              (f"* machine: {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), CUDA "
+              f"{'yes' if m['cuda'] else 'no'}; load average {res['loadavg_start'][0]:.1f} -> "
+              f"{res['loadavg_end'][0]:.1f} (above {m['cpus']}: the machine was shared)"), ""]
+    notes = SUITE_NOTES.get(args.suite)
+    if notes:
+        lines += ["## Notes", "", notes, ""]
+    return "\n".join(lines)
+
+
+SUITE_NOTES = {
+    "table1": "ImageNet-inflated init needs a 2D ImageNet state dict for the student "
+              "(`--imagenet-init FILE`, e.g. torchvision's resnet18 weights); offline only "
+              "EfficientNet-Lite0 ImageNet weights ship and they do not fit a ResNet, so without the "
+              "file that row is skipped, not faked. The all-teacher DTG row's offline weights use the "
+              "teacher-kNN proxy (see dtgkit.experiments).",
+    "table2": "All rows use the TSN student and the ImageNet teacher; in the paper's img/seq row the "
+              "student was a 3D-ResNet.",
+    "table3": "Offline weights: softmax (percent, temperature 1) of the single-teacher rows' fine-tuned "
+              "acc@1 of the same seed, the paper's procedure.",
+    "table4": "Supervised runs use the fine-tuning schedule; alpha = 0.1, beta = 1.0 (Eq. 3). "
+              "The SSL rows start from the student of the '(SSL) DTG pre-training' row of the same seed "
+              "(the paper's SSL column, there UCF101 / Mini-Kinetics pre-training).",
+    "efficiency": "Fractions subsample the pre-training videos per class (seeded); fine-tuning always "
+                  "uses the whole training split. Fewer videos at equal epochs also means fewer steps.",
+}
+
+
+def _efficiency_tables(rows: list[dict]) -> str:
+    out = []
+    for study, col, name in (("fraction", "fraction", "fraction of pre-training videos"),
+                             ("epochs", "pretrain_epochs", "pre-training epochs")):
+        sub = [r for r in rows if r.get("study") == study or (study == "epochs" and r.get("fraction") == 1.0)]
+        if not sub:
+            continue
+        keys = sorted({float(r[col]) for r in sub})
+        out += [f"Fine-tune acc@1 vs. {name}:", "", "| method | " + " | ".join(f"{k:g}" for k in keys) + " |",
+                "|---|" + "---:|" * len(keys)]
+        for method in ("dtg", "moco"):
+            cells = []
+            for k in keys:
+                s = X.summarise([r for r in sub if r.get("method") == method and float(r[col]) == k], ("acc1",))
+                cells.append(X.format_mean_std(s[0]["acc1_mean"], s[0]["acc1_std"], s[0]["n"]) if s else "-")
+            out.append(f"| {method} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _argv(args: argparse.Namespace) -> list[str]:
+    out = ["--suite", args.suite, "--seeds", str(args.seeds)]
+    if args.quick:
+        out.append("--quick")
+    for flag in ("epochs", "finetune_epochs", "batch_size", "max_steps"):
+        v = getattr(args, flag)
+        if v:
+            out += [f"--{flag.replace('_', '-')}", str(v)]
+    for o in args.overrides:
+        out += ["--set", o]
+    return out
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from dtgkit.train.engine import NonFiniteLossError
+
+    try:
+        res = run_suite(args)
+    except NonFiniteLossError as err:
+        print(f"dtgkit ablate: stopped: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"csv": res["csv"], "md": res["md"], **res["resources"]}, indent=1))
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Add ``dtgkit ablate``."""
+    from dtgkit.demo import add_budget_args
+
+    p = subparsers.add_parser(
+        "ablate", help="the paper's ablations on SynthActions (mean ± std over seeds)",
+        description="Run an ablation suite (table1, table2, table3, table4, efficiency) for several "
+                    "seeds under one budget; writes RESULTS/<suite>.csv and .md. Re-running re-uses "
+                    "finished runs.")
+    p.add_argument("--suite", required=True, choices=SUITES)
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")
+    p.add_argument("--results", default="notebooks/results", help="CSV / markdown folder (default %(default)s)")
+    p.add_argument("--imagenet-init", default="", metavar="FILE",
+                   help="table1: a 2D ImageNet state dict for the student's backbone (e.g. torchvision "
+                        "resnet18 weights); without it the ImageNet-init row is skipped with a reason")
+    add_budget_args(p)
+    p.set_defaults(func=_cmd_ablate)

@@ -1,0 +1,833 @@
+"""Experiments: several methods trained under one budget and evaluated the same way.
+
+This is what ``dtgkit demo`` and ``dtgkit ablate`` share. An :class:`Arm` is one row of a
+comparison (paper Tables 1-4): a pre-training method with its teachers, weighting and input
+type, or a supervised run. :func:`run_arm` trains it from a base :class:`~dtgkit.config.Config`
+(the *budget*: same student, data, epochs and batch for every arm) and evaluates it three ways:
+
+* **kNN** (cosine, k = 200, tau = 0.1) and a **linear probe** on the frozen student features
+  (train split as bank / training set, test split as queries),
+* **fine-tuning** student + classifier on the labelled training split, tested on the test
+  split: acc@1, acc@5, mAP, mean class accuracy (:func:`dtgkit.train.finetune.finetune`).
+
+Supervised arms (Table 4) run :func:`dtgkit.train.finetune.joint` instead and report its test.
+
+**Resumable.** Every arm and seed has its own folder ``OUT/<arm>/seed<S>-<hash>`` (the hash is
+of the arm's resolved config, so a changed budget never re-uses a stale run). A finished arm
+leaves ``row.json`` and is re-used on the next call; an interrupted one continues from its
+stage checkpoints (``pretrain/``, ``finetune/``), each of which re-uses its own
+``results.json``. Every re-use is printed.
+
+**Offline teacher weights** (Sec. 4.3.3) are a softmax over single-teacher accuracies (in
+percent, temperature 1). Two sources (``Arm.offline_from`` / ``offline_source``):
+
+* ``"single-runs"``: the fine-tuned acc@1 of single-teacher DTG arms of the same seed - the
+  paper's procedure (used by the ``table3`` suite, which runs those arms anyway);
+* ``"teacher-knn"``: a cheap proxy - each teacher's own frozen features on the *training* split,
+  scored by leave-one-group-out kNN accuracy (:func:`loo_knn_accuracy`; a video's neighbours
+  from its own UCF-style group, which share a setting, are excluded). Used by ``dtgkit demo``,
+  which cannot afford four extra pre-training runs. No test label is read for it.
+
+:class:`ResourceMonitor` measures wall time, CPU time and peak memory (``getrusage`` of the
+process and of its children, plus a sampled sum over the live process tree).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import platform
+import resource
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dtgkit.config import Config, apply_overrides, validate
+
+__all__ = [
+    "METRICS",
+    "TEACHER_ROLES",
+    "Arm",
+    "ResourceMonitor",
+    "cpu_seconds",
+    "ensure_teachers",
+    "format_mean_std",
+    "frozen_eval",
+    "loo_knn_accuracy",
+    "machine_info",
+    "markdown_table",
+    "offline_weights",
+    "plot_accuracy_bars",
+    "plot_loss_curves",
+    "read_csv",
+    "run_arm",
+    "run_arms",
+    "summarise",
+    "teacher_proxy_accuracies",
+    "write_csv",
+]
+
+#: metric columns of a result row (percent), in table order
+METRICS = ("knn_acc1", "linear_acc1", "acc1", "acc5", "mAP")
+METRIC_NAMES = {"knn_acc1": "kNN acc@1", "linear_acc1": "linear acc@1", "acc1": "fine-tune acc@1",
+                "acc5": "fine-tune acc@5", "mAP": "fine-tune mAP", "mean_class_acc": "mean class acc"}
+
+#: the four teacher tasks of the paper and their SynthActions / offline counterparts
+TEACHER_ROLES: dict[str, dict[str, str]] = {
+    "imagenet": {"spec": "imagenet-efficientnet-lite0", "quick": "tiny#seed=0",
+                 "paper": "ImageNet objects", "what": "EfficientNet-Lite0, real ImageNet weights"},
+    "scenes": {"spec": "synth:scenes", "quick": "tiny#seed=1", "paper": "Places365 scenes",
+               "what": "SynthActions scene stills (Places analogue)"},
+    "action_a": {"spec": "synth:action_a", "quick": "tiny#seed=2", "paper": "BU101 still actions",
+                 "what": "SynthActions still actions, set A (BU101 analogue)"},
+    "action_b": {"spec": "synth:action_b", "quick": "tiny#seed=3", "paper": "Stanford40 still actions",
+                 "what": "SynthActions still actions, set B (Stanford40 analogue)"},
+}
+ROLE_ORDER = ("imagenet", "scenes", "action_a", "action_b")
+
+#: fallback training of a missing SynthActions teacher (fine-tuned from ImageNet Lite0)
+TEACHER_TRAIN = {"epochs": 3, "size": 112, "tune_last": 4, "lr": 1e-3, "batch_size": 32}
+#: the still-image sets the fallback teachers learn from (a seed disjoint from the videos')
+TEACHER_STILLS = {"classes": 10, "videos_per_class": 1, "clips_per_group": 1, "test_groups": 0,
+                  "frames": 2, "size": 32, "stills_per_class": 60, "seed": 1000}
+
+
+# ================================================================================ resources
+def _proc_tree_memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes summed over ``pid`` and its live descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    rss = pss = 0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            with open(f"/proc/{p}/smaps_rollup", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
+
+
+class ResourceMonitor:
+    """Wall time, CPU time and peak memory of this process and its children.
+
+    * ``peak_rss_self`` / ``peak_rss_children``: ``resource.getrusage`` ``ru_maxrss`` of the
+      process and of the largest waited-for child (DataLoader workers, encoders);
+    * ``peak_tree_rss`` / ``peak_tree_pss``: the largest sum over the live process tree, sampled
+      every ``interval`` s (RSS counts pages shared by forked workers once per process; PSS
+      splits them, so it is the honest figure for "how much memory does this need").
+
+    Use as a context manager (or ``start()`` / ``stop()``); :meth:`summary` gives a dict.
+    """
+
+    def __init__(self, interval: float = 0.5) -> None:
+        self.interval = interval
+        self.peak_tree_rss = self.peak_tree_pss = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.wall = self.cpu = 0.0
+        self._t0 = self._c0 = 0.0
+        self.load_start = self.load_end = (0.0, 0.0, 0.0)
+
+    @staticmethod
+    def _cpu() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    def _sample(self) -> None:
+        if not os.path.exists("/proc/self/smaps_rollup"):
+            return
+        rss, pss = _proc_tree_memory(os.getpid())
+        self.peak_tree_rss, self.peak_tree_pss = max(self.peak_tree_rss, rss), max(self.peak_tree_pss, pss)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> ResourceMonitor:
+        self._t0, self._c0 = time.perf_counter(), self._cpu()
+        self.load_start = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> ResourceMonitor:
+        self._sample()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.wall = time.perf_counter() - self._t0
+        self.cpu = self._cpu() - self._c0
+        self.load_end = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+        return self
+
+    def __enter__(self) -> ResourceMonitor:  # noqa: PYI034 (py3.10: no typing.Self)
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def summary(self) -> dict[str, Any]:
+        kb = 1024  # ru_maxrss is in KiB on Linux
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"wall_s": round(self.wall, 1), "cpu_s": round(self.cpu, 1),
+                "peak_rss_self_mb": round(s.ru_maxrss * kb / 2**20, 1),
+                "peak_rss_children_mb": round(c.ru_maxrss * kb / 2**20, 1),
+                "peak_tree_rss_mb": round(self.peak_tree_rss / 2**20, 1),
+                "peak_tree_pss_mb": round(self.peak_tree_pss / 2**20, 1),
+                "loadavg_start": [round(x, 2) for x in self.load_start],
+                "loadavg_end": [round(x, 2) for x in self.load_end]}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children so far."""
+    return ResourceMonitor._cpu()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU count, torch threads, platform and device: the 'machine' line of a report."""
+    import torch
+
+    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+            "processor": platform.processor() or platform.machine()}
+
+
+# ================================================================================= teachers
+def ensure_teachers(roles: Sequence[str] = ROLE_ORDER, *, quick: bool = False,
+                    work_dir: str | os.PathLike = "runs/teachers", size: int | None = None,
+                    progress: bool = True, say: Callable[[str], None] = print) -> dict[str, str]:
+    """The teacher spec of each role, training a SynthActions teacher that is missing.
+
+    ``imagenet`` is the real EfficientNet-Lite0 (always available offline). The SynthActions
+    teachers are looked up as committed files (``synth:<role>``, ``data_samples/teachers``); a
+    missing one is fine-tuned from ImageNet Lite0 on a still-image set generated under
+    ``work_dir`` (seed 1000, disjoint from the videos) with :data:`TEACHER_TRAIN`, or re-used
+    from an earlier call. ``quick``: seeded random ``tiny`` nets stand in for every role (tests).
+
+    Args:
+        size: the teachers' input size (``#size=`` option), None: each teacher's default.
+
+    Returns:
+        role -> teacher spec for :func:`dtgkit.models.teachers.create_teacher`.
+    """
+    out = _ensure_teachers(roles, quick, work_dir, progress, say)
+    if size and not quick:
+        out = {r: f"{s}#size={int(size)}" for r, s in out.items()}
+    return out
+
+
+def _ensure_teachers(roles, quick, work_dir, progress, say) -> dict[str, str]:
+    from dtgkit.models.teachers import SYNTH_TEACHER_DIR
+
+    out: dict[str, str] = {}
+    for role in roles:
+        info = TEACHER_ROLES[role]
+        if quick:
+            out[role] = info["quick"]
+            continue
+        spec = info["spec"]
+        if not spec.startswith("synth:"):
+            out[role] = spec
+            continue
+        name = spec.split(":", 1)[1]
+        if (SYNTH_TEACHER_DIR / f"{name}.pt").is_file():
+            say(f"teacher {role}: committed {SYNTH_TEACHER_DIR / f'{name}.pt'} ({spec})")
+            out[role] = spec
+            continue
+        path = Path(work_dir) / f"{name}.pt"
+        if path.is_file():
+            say(f"teacher {role}: re-using {path} (trained by an earlier run)")
+        else:
+            from dtgkit.data.synth import ensure_synth
+            from dtgkit.models.teachers import train_teacher
+
+            stills = Path(work_dir) / "stills-set"
+            ensure_synth(stills, verbose=progress, progress=progress, **TEACHER_STILLS)
+            say(f"teacher {role}: no committed {SYNTH_TEACHER_DIR / f'{name}.pt'}; fine-tuning "
+                f"ImageNet Lite0 on {stills / 'stills' / name} ({TEACHER_TRAIN['epochs']} epochs)")
+            res = train_teacher(stills / "stills" / name, "imagenet-efficientnet-lite0", path,
+                                name=f"synth-{name}", progress=progress, **TEACHER_TRAIN)
+            say(f"teacher {role}: held-out still accuracy {100 * res['acc']:.1f}% -> {path}")
+        out[role] = f"checkpoint:{path}"
+    return out
+
+
+# ============================================================================== evaluation
+def loo_knn_accuracy(feats, labels, groups=None, *, k: int = 200, tau: float = 0.1) -> float:
+    """Leave-one-group-out kNN top-1 accuracy (percent) of features within one split.
+
+    Every sample is classified by the similarity-weighted vote (``exp(sim / tau)``, cosine) of
+    its k nearest *other* samples, excluding samples of its own group (UCF101-style groups share
+    a setting; neighbours from them would measure memory of the setting, not the action). A
+    sample whose class has no sample outside its own group (a split with one group per class)
+    only excludes itself, otherwise it could never be classified right.
+
+    Args:
+        feats: N x D features.
+        labels: N integer labels.
+        groups: N group ids (or None: only the sample itself is excluded).
+        k: neighbours (clamped to the bank size), default 200 as the kNN monitor.
+        tau: vote temperature, default 0.1.
+
+    Returns:
+        accuracy in percent.
+    """
+    import torch
+
+    from dtgkit.train.evaluate import l2_normalize
+
+    x = torch.from_numpy(l2_normalize(feats)).double()  # N x D
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)  # N
+    n = len(y)
+    if n < 2:
+        return float("nan")
+    sim = x @ x.T  # N x N
+    excl = torch.eye(n, dtype=torch.bool)
+    if groups is not None:
+        g = torch.as_tensor(np.asarray(groups))
+        same_group = (g[:, None] == g[None, :]) & (g[:, None] >= 0)  # N x N
+        same_class = y[:, None] == y[None, :]  # N x N
+        has_other = (same_class & ~same_group).any(1)  # N: a same-class sample in another group
+        excl |= same_group & has_other[:, None]
+    sim = sim.masked_fill(excl, float("-inf"))
+    kk = max(1, min(int(k), n - 1))
+    top, idx = sim.topk(kk, dim=1)  # N x k
+    w = torch.where(torch.isfinite(top), (top / tau).exp(), torch.zeros_like(top))  # N x k
+    votes = torch.zeros(n, int(y.max()) + 1, dtype=torch.float64).scatter_add_(1, y[idx], w)  # N x C
+    return float((votes.argmax(1) == y).double().mean() * 100.0)
+
+
+def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | os.PathLike, *,
+                             say: Callable[[str], None] = print) -> dict[str, float]:
+    """The ``teacher-knn`` offline-weight proxy: each teacher's leave-one-group-out kNN
+    accuracy (percent) on its frozen features of the training split's test-time clips
+    (``data.num_segments`` frames at ``data.size`` px, features averaged over frames).
+
+    Cached in ``out_dir/teacher_knn.json`` (keyed by spec and data settings).
+    """
+    import torch
+
+    from dtgkit.models.teachers import create_teacher
+    from dtgkit.train import data as TD
+    from dtgkit.train.evaluate import extract_features
+
+    path = Path(out_dir) / "teacher_knn.json"
+    d = cfg.data
+    key = json.dumps([d.dataset, str(d.root), d.num_segments, d.size, d.fraction, cfg.run.seed])
+    cache = json.loads(path.read_text()) if path.is_file() else {}
+    todo = [s for s in specs if f"{s}|{key}" not in cache]
+    if not todo:
+        say(f"teacher kNN proxy: re-using {path}")
+    else:
+        records, _ = TD.load_split(d, "train")
+        groups = TD.group_ids(records).numpy()
+        loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records), max(1, cfg.pretrain.batch_size))
+        for spec in todo:
+            t0 = time.perf_counter()
+            teacher = create_teacher(spec)
+            with torch.no_grad():
+                feats, labels, _ = extract_features(teacher, loader, progress=cfg.run.progress)
+            acc = loo_knn_accuracy(feats, labels, groups)
+            cache[f"{spec}|{key}"] = acc
+            say(f"teacher kNN proxy: {spec}: {acc:.2f}% on {len(labels)} training videos "
+                f"({time.perf_counter() - t0:.0f} s)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cache, indent=1) + "\n")
+    return {s: float(cache[f"{s}|{key}"]) for s in specs}
+
+
+def offline_weights(accs: Sequence[float], temperature: float = 1.0) -> list[float]:
+    """The offline weights of :func:`dtgkit.dtg.weighting.offline` as a plain list:
+    ``softmax(accs / temperature)`` with accuracies in percent.
+
+    :func:`~dtgkit.dtg.weighting.offline` rejects accuracies that are all <= 1 (they look like
+    fractions); a proxy can legitimately score that low (e.g. random teachers), so such
+    accuracies are softmaxed here directly, with the same formula.
+    """
+    from dtgkit.dtg.weighting import offline
+
+    a = np.asarray(list(accs), dtype=np.float64)
+    if len(a) and np.all(np.isfinite(a)) and np.all((a >= 0) & (a <= 1)):
+        e = np.exp((a - a.max()) / temperature)
+        return [float(w) for w in e / e.sum()]
+    return [float(w) for w in offline(list(accs), temperature)]
+
+
+def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.PathLike, *,
+                say: Callable[[str], None] = print) -> dict[str, Any]:
+    """kNN and linear probe of frozen student features (train split -> test split).
+
+    Args:
+        cfg: data / student / seed settings.
+        ckpt: a pre-training checkpoint (or run folder) whose student is evaluated; None: the
+            student as initialised with ``run.seed`` (random init, or ``model.init``).
+        out_dir: ``frozen_eval.json`` is written here and re-used when present.
+
+    Returns:
+        ``{"knn": metrics, "linear_probe": metrics}`` (percent, see
+        :func:`dtgkit.train.evaluate.classification_metrics`).
+    """
+    from dtgkit.train import data as TD
+    from dtgkit.train import distributed as D
+    from dtgkit.train import engine as E
+    from dtgkit.train.evaluate import extract_features, knn_evaluate, linear_probe
+    from dtgkit.train.pretrain import build_student
+
+    path = Path(out_dir) / "frozen_eval.json"
+    if path.is_file():
+        say(f"{out_dir}: frozen-feature evaluation found, re-using {path.name}")
+        return json.loads(path.read_text())
+    E.seed_everything(cfg.run.seed)  # the same initial weights as pretrain / finetune draw
+    student = build_student(cfg)
+    if ckpt is not None:
+        student.load_state_dict(E.student_state_dict(E.load_checkpoint(ckpt)))
+    device = D.select_device(cfg.run.device)
+    student.to(device)
+    train_records, class_names = TD.load_split(cfg.data, "train")
+    test_records, _ = TD.load_split(cfg.data, "test")
+    C = TD.num_classes_of(train_records, class_names)
+    bs = max(1, cfg.pretrain.batch_size)
+    f_tr, y_tr, _ = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, train_records), bs),
+                                     device=device, progress=cfg.run.progress)
+    f_te, y_te, _ = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, test_records), bs),
+                                     device=device, progress=cfg.run.progress)
+    res = {"knn": knn_evaluate(f_tr, y_tr, f_te, y_te, C),
+           "linear_probe": linear_probe(f_tr, y_tr, f_te, y_te, C, seed=cfg.run.seed),
+           "checkpoint": str(ckpt) if ckpt else ""}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(res, indent=1) + "\n")
+    os.replace(tmp, path)
+    return res
+
+
+# ==================================================================================== arms
+@dataclass
+class Arm:
+    """One row of a comparison.
+
+    Args:
+        key: folder-safe id, unique in a suite (``dtg-all-offline``).
+        label: the row label in tables (``DTG, all teachers, offline``).
+        pretrain: pre-training method (``dtg``, ``distinit-l1``, ``distinit-ce``, ``moco``) or
+            None (no pre-training: the random / ``model.init`` student is evaluated).
+        overrides: ``section.key=value`` overrides for every stage of this arm.
+        pretrain_overrides: overrides for the pre-training stage only (e.g. ``data.fraction``,
+            ``pretrain.epochs``: the data-efficiency study fine-tunes on all videos).
+        supervised: None, or the contrastive method of a supervised run (Table 4):
+            :func:`dtgkit.train.finetune.joint` with ``dtg.method`` = this (``none`` = plain TSN).
+        init_from: key of another arm of the same seed whose pre-trained student initialises
+            this arm's student (Table 4's SSL column).
+        offline_from: keys of single-teacher arms (same seed, one per teacher, in teacher order)
+            whose fine-tuned acc@1 give the offline weights; empty: the teacher-kNN proxy.
+        skip: a reason this arm cannot run here (recorded in the results, not run).
+        info: extra columns for the results row (teachers, weighting ...).
+    """
+
+    key: str
+    label: str
+    pretrain: str | None = "dtg"
+    overrides: list[str] = field(default_factory=list)
+    pretrain_overrides: list[str] = field(default_factory=list)
+    supervised: str | None = None
+    init_from: str = ""
+    offline_from: tuple[str, ...] = ()
+    skip: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+_VOLATILE = {("run", "progress"), ("run", "out_dir"), ("run", "name"), ("run", "device"),
+             ("data", "num_workers"), ("run", "log_every")}
+
+
+def config_hash(cfg: Config, *extra: Any) -> str:
+    """8 hex digits of the config (without volatile keys: progress, folders, workers, device)."""
+    d = cfg.to_dict()
+    for sec, key in _VOLATILE:
+        d.get(sec, {}).pop(key, None)
+    blob = json.dumps([d, *extra], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def _metrics_of(res: dict | None, prefix: str = "") -> dict[str, float]:
+    if not res:
+        return {}
+    return {f"{prefix}{k}": float(res[k]) for k in ("acc1", "acc5", "mAP", "mean_class_acc") if k in res}
+
+
+def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
+            offline_accs: dict[str, float] | None = None, init_ckpt: str | None = None,
+            frozen: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Train and evaluate one arm with one seed; re-use its finished folder if present.
+
+    Args:
+        base: the budget (student, data, epochs, batch ...) shared by all arms.
+        arm: what differs.
+        out_dir: the suite's folder; the arm runs in ``out_dir/<key>/seed<S>-<hash>``.
+        seed: ``run.seed``.
+        offline_accs: teacher spec -> accuracy (percent) for ``dtg.weighting=offline`` arms
+            whose config gives none.
+        init_ckpt: a pre-training checkpoint initialising the student (``arm.init_from``).
+        frozen: also run the kNN / linear-probe evaluation (not for supervised arms).
+
+    Returns:
+        The result row: ``arm``, ``label``, ``seed``, the metrics of :data:`METRICS` (NaN when
+        not measured), ``mean_class_acc``, stage seconds, ``offline_weights``, ``run_dir``,
+        ``skipped`` (the reason, or "").
+    """
+    from dtgkit.train import engine as E
+    from dtgkit.train.finetune import finetune, joint
+    from dtgkit.train.pretrain import pretrain
+
+    row: dict[str, Any] = {"arm": arm.key, "label": arm.label, "seed": seed, **arm.info}
+    row.update({m: float("nan") for m in (*METRICS, "mean_class_acc")})
+    if arm.skip:
+        say(f"[{arm.key} seed {seed}] skipped: {arm.skip}")
+        return {**row, "skipped": arm.skip, "run_dir": ""}
+    cfg = apply_overrides(base, arm.overrides)
+    cfg.run.seed = seed
+    if arm.supervised is not None:
+        cfg.dtg.method = arm.supervised
+    elif arm.pretrain:
+        cfg.dtg.method = arm.pretrain
+    if cfg.dtg.weighting == "offline" and not cfg.dtg.offline_accs and cfg.dtg.method == "dtg":
+        if not offline_accs or any(s not in offline_accs for s in cfg.dtg.teachers):
+            raise ValueError(f"arm {arm.key}: offline weighting needs an accuracy for each of "
+                             f"{cfg.dtg.teachers}")
+        cfg.dtg.offline_accs = [float(offline_accs[s]) for s in cfg.dtg.teachers]
+    weights = None
+    if cfg.dtg.weighting == "offline" and cfg.dtg.method == "dtg":
+        weights = offline_weights(cfg.dtg.offline_accs, cfg.dtg.weight_temperature or 1.0)
+        if max(cfg.dtg.offline_accs) <= 1:  # weighting.offline would reject these as fractions
+            say(f"[{arm.key}] offline accuracies {cfg.dtg.offline_accs} are all <= 1 %: passing their "
+                f"softmax {weights} as fixed weights")
+            cfg.dtg.weighting, cfg.dtg.weights = "fixed", weights
+    pre_cfg = apply_overrides(cfg, arm.pretrain_overrides)
+    validate(cfg), validate(pre_cfg)
+    h = config_hash(pre_cfg, cfg.to_dict(), arm.pretrain, arm.supervised, init_ckpt and str(init_ckpt))
+    run_root = Path(out_dir) / arm.key / f"seed{seed}-{h}"
+    done = run_root / "row.json"
+    if done.is_file():
+        say(f"[{arm.key} seed {seed}] finished run found in {run_root}: re-using row.json")
+        return {**json.loads(done.read_text()), "reused": True}
+    run_root.mkdir(parents=True, exist_ok=True)
+    if weights is not None:
+        row["offline_accs"] = list(cfg.dtg.offline_accs)
+        row["offline_weights"] = weights
+    init_file = ""
+    if init_ckpt:  # the pre-trained student's weights as a model.init state-dict file
+        import torch
+
+        init_file = str(run_root / "init_student.pt")
+        torch.save(E.student_state_dict(E.load_checkpoint(init_ckpt)), init_file)
+        cfg.model.init = pre_cfg.model.init = init_file
+
+    if arm.supervised is not None:
+        say(f"[{arm.key} seed {seed}] supervised run (joint, dtg.method={arm.supervised}) in {run_root}")
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        res = joint(cfg, resume=True, run_dir=run_root / "joint")
+        row["finetune_s"] = round(time.perf_counter() - t0, 1)
+        row["finetune_cpu_s"] = round(cpu_seconds() - c0, 1)
+        row.update(_metrics_of(res.results.get("test")))
+        row["run_dir"] = str(run_root)
+        row["skipped"] = ""
+        _write_json(done, row)
+        return row
+
+    ckpt = None
+    if arm.pretrain:
+        say(f"[{arm.key} seed {seed}] pre-training ({arm.pretrain}) in {run_root / 'pretrain'}")
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        pre = pretrain(pre_cfg, resume=True, run_dir=run_root / "pretrain")
+        row["pretrain_s"] = round(time.perf_counter() - t0, 1)
+        row["pretrain_cpu_s"] = round(cpu_seconds() - c0, 1)
+        row["pretrain_final_loss"] = pre.results.get("final_loss")
+        ckpt = str(pre.checkpoint)
+    if frozen:
+        say(f"[{arm.key} seed {seed}] frozen features: kNN + linear probe")
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        fe = frozen_eval(cfg, ckpt, run_root, say=say)
+        row["eval_s"] = round(time.perf_counter() - t0, 1)
+        row["eval_cpu_s"] = round(cpu_seconds() - c0, 1)
+        row["knn_acc1"] = float(fe["knn"]["acc1"])
+        row["linear_acc1"] = float(fe["linear_probe"]["acc1"])
+    say(f"[{arm.key} seed {seed}] fine-tuning in {run_root / 'finetune'}")
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    ft = finetune(cfg, init=ckpt, resume=True, run_dir=run_root / "finetune")
+    row["finetune_s"] = round(time.perf_counter() - t0, 1)
+    row["finetune_cpu_s"] = round(cpu_seconds() - c0, 1)
+    row.update(_metrics_of(ft.results.get("test")))
+    row["run_dir"] = str(run_root)
+    row["skipped"] = ""
+    _write_json(done, row)
+    return row
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def run_arms(base: Config, arms: Sequence[Arm], out_dir: str | os.PathLike, seeds: Sequence[int], *,
+             offline_accs: dict[str, float] | Callable[[int], dict[str, float]] | None = None,
+             say: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Run every arm for every seed (seed-major order), resolving ``init_from`` and
+    ``offline_from`` from arms of the same seed that ran earlier in ``arms``.
+
+    Args:
+        offline_accs: spec -> accuracy for offline arms without ``offline_from``, or a
+            function of the seed returning it (computed lazily, only when needed).
+
+    Returns:
+        One row per (seed, arm), with ``suite_index`` (the arm's position).
+    """
+    rows: list[dict[str, Any]] = []
+    keys = [a.key for a in arms]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"arm keys must be unique, got {keys}")
+    total = len(arms) * len(seeds)
+    n = 0
+    for seed in seeds:
+        done: dict[str, dict] = {}
+        proxy: dict[str, float] | None = None
+        for i, arm in enumerate(arms):
+            n += 1
+            say(f"=== [{n}/{total}] {arm.label} (seed {seed})")
+            if arm.skip:
+                row = run_arm(base, arm, out_dir, seed, say=say)
+                rows.append({**row, "suite_index": i})
+                done[arm.key] = row
+                continue
+            accs = None
+            cfg_w = apply_overrides(base, arm.overrides).dtg
+            if cfg_w.weighting == "offline" and not cfg_w.offline_accs:
+                if arm.offline_from:
+                    src = [done.get(k) for k in arm.offline_from]
+                    if any(r is None or r.get("skipped") or math.isnan(r["acc1"]) for r in src):
+                        raise ValueError(f"arm {arm.key}: offline weights need the finished arms "
+                                         f"{arm.offline_from} earlier in the suite")
+                    accs = {s: float(r["acc1"]) for s, r in zip(cfg_w.teachers, src)}
+                else:
+                    if proxy is None:
+                        proxy = offline_accs(seed) if callable(offline_accs) else (offline_accs or {})
+                    accs = proxy
+            init = None
+            if arm.init_from:
+                src_row = done.get(arm.init_from)
+                if src_row is None or src_row.get("skipped"):
+                    row = run_arm(base, Arm(**{**asdict(arm), "skip": f"needs arm {arm.init_from}"}),
+                                  out_dir, seed, say=say)
+                    rows.append({**row, "suite_index": i})
+                    done[arm.key] = row
+                    continue
+                init = str(Path(src_row["run_dir"]) / "pretrain" / "checkpoint.pt")
+            row = run_arm(base, arm, out_dir, seed, offline_accs=accs, init_ckpt=init,
+                          frozen=arm.supervised is None, say=say)
+            row["suite_index"] = i
+            if accs is not None and "offline_source" not in row:
+                row["offline_source"] = "single-runs" if arm.offline_from else "teacher-knn"
+            rows.append(row)
+            done[arm.key] = row
+    return rows
+
+
+# ================================================================================ tables
+def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """Mean and sample std over seeds of each metric, one entry per arm (suite order).
+
+    Returns:
+        dicts with ``arm``, ``label``, ``n`` (seeds with a result), ``skipped`` and, per
+        metric, ``<m>_mean`` / ``<m>_std`` (NaN when not measured; std 0 for one seed).
+    """
+    order: list[str] = []
+    by: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r.get("suite_index", 0)):
+        if r["arm"] not in by:
+            order.append(r["arm"])
+            by[r["arm"]] = []
+        by[r["arm"]].append(r)
+    out = []
+    for key in order:
+        rs = by[key]
+        ok = [r for r in rs if not r.get("skipped")]
+        s: dict[str, Any] = {"arm": key, "label": rs[0]["label"], "n": len(ok),
+                             "skipped": rs[0].get("skipped", "") if not ok else ""}
+        for m in metrics:
+            vals = np.array([float(r.get(m, float("nan"))) for r in ok], dtype=float)
+            vals = vals[~np.isnan(vals)]
+            s[f"{m}_mean"] = float(vals.mean()) if len(vals) else float("nan")
+            s[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else float("nan"))
+        out.append(s)
+    return out
+
+
+def format_mean_std(mean: float, std: float, n: int) -> str:
+    """``61.25 ± 1.30`` (``61.25`` for one seed, ``-`` when not measured)."""
+    if mean is None or math.isnan(mean):
+        return "-"
+    return f"{mean:.2f}" if n <= 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def markdown_table(summary: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS,
+                   first: str = "method") -> str:
+    """A GitHub markdown table of :func:`summarise` output (skipped arms show their reason)."""
+    head = [first, *[METRIC_NAMES.get(m, m) for m in metrics], "seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for s in summary:
+        if s["n"] == 0 and s.get("skipped"):
+            cells = [s["label"], f"skipped: {s['skipped']}"] + [""] * (len(metrics) - 1) + ["0"]
+        else:
+            cells = [s["label"], *[format_mean_std(s[f"{m}_mean"], s[f"{m}_std"], s["n"]) for m in metrics],
+                     str(s["n"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = ("suite", "arm", "label", "seed", *METRICS, "mean_class_acc", "pretrain_s", "eval_s",
+               "finetune_s", "pretrain_cpu_s", "eval_cpu_s", "finetune_cpu_s", "pretrain_final_loss", "offline_source", "offline_weights", "skipped",
+               "run_dir")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
+              extra_columns: Sequence[str] = ()) -> str:
+    """Per-seed rows as CSV (lists JSON-encoded, floats with 4 decimals), written atomically."""
+    cols = list(CSV_COLUMNS) + [c for c in extra_columns if c not in CSV_COLUMNS]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        out = {}
+        for c in cols:
+            v = r.get(c, "")
+            if isinstance(v, float):
+                v = "" if math.isnan(v) else f"{v:.4f}"
+            elif isinstance(v, (list, tuple, dict)):
+                v = json.dumps(v)
+            out[c] = v
+        w.writerow(out)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+    return str(path)
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of :func:`write_csv` (metrics as floats, NaN when empty; seed as int)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"results file not found: {path}")
+    rows = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            for m in (*METRICS, "mean_class_acc"):
+                r[m] = float(r[m]) if r.get(m) else float("nan")
+            r["seed"] = int(r["seed"]) if r.get("seed") else 0
+            rows.append(r)
+    for i, key in enumerate(dict.fromkeys(r["arm"] for r in rows)):
+        for r in rows:
+            if r["arm"] == key:
+                r["suite_index"] = i
+    return rows
+
+
+# ================================================================================ figures
+def plot_loss_curves(runs: dict[str, str | os.PathLike], *, title: str = "") -> Any:
+    """Training-loss curves from each run's ``metrics.jsonl``, one line per run.
+
+    Args:
+        runs: label -> run folder (``.../pretrain`` or ``.../finetune``). Losses of different
+            objectives differ in scale, so each curve is divided by its first logged value
+            when the runs' stages are pre-training (their y-axis says so).
+        title: axes title.
+
+    Returns:
+        matplotlib Figure.
+    """
+    from dtgkit.train.engine import read_metrics
+    from dtgkit.viz.plots import new_figure
+
+    fig = new_figure(figsize=(6.0, 3.6), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    relative = False
+    for label, run_dir in runs.items():
+        rows = read_metrics(run_dir, "train")
+        if not rows:
+            continue
+        steps = [r["step"] for r in rows]
+        loss = np.array([r["loss"] for r in rows], dtype=float)
+        if rows[0].get("stage") == "pretrain" and len(runs) > 1:
+            loss, relative = loss / max(abs(loss[0]), 1e-12), True
+        ax.plot(steps, loss, label=label, lw=1.5)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss / first logged loss" if relative else "loss")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_bars(summary: Sequence[dict[str, Any]],
+                       metrics: Sequence[str] = ("knn_acc1", "linear_acc1", "acc1"), *,
+                       title: str = "") -> Any:
+    """Grouped bars: one group per arm, one bar per metric (mean, with the std as error bar).
+
+    Args:
+        summary: :func:`summarise` output.
+
+    Returns:
+        matplotlib Figure.
+    """
+    from dtgkit.viz.plots import new_figure
+
+    shown = [s for s in summary if s["n"] > 0]
+    fig = new_figure(figsize=(max(5.0, 1.3 * len(shown) + 2), 3.8), dpi=100)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / max(len(metrics), 1)
+    x = np.arange(len(shown))
+    for j, m in enumerate(metrics):
+        means = np.array([s[f"{m}_mean"] for s in shown], dtype=float)
+        stds = np.array([s[f"{m}_std"] for s in shown], dtype=float)
+        bars = ax.bar(x + (j - (len(metrics) - 1) / 2) * width, np.nan_to_num(means), width,
+                      yerr=np.nan_to_num(stds) if any(s["n"] > 1 for s in shown) else None,
+                      label=METRIC_NAMES.get(m, m), capsize=2)
+        for b, v in zip(bars, means):
+            if not np.isnan(v):
+                ax.annotate(f"{v:.1f}", (b.get_x() + b.get_width() / 2, v), ha="center",
+                            va="bottom", fontsize=7)
+    ax.set_xticks(x, [s["label"] for s in shown], rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

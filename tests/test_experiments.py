@@ -1,0 +1,170 @@
+"""The experiments runner, ``dtgkit demo --quick`` and ``dtgkit ablate`` at ci-tiny sizes."""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from dtgkit import experiments as X
+
+
+@pytest.fixture(scope="session")
+def exp_synth_root(tmp_path_factory):
+    """3 classes x 8 clips, 8 frames at 32 px: 18 training / 6 test videos."""
+    from dtgkit.data.synth import generate_synth_actions
+
+    root = tmp_path_factory.mktemp("exp_synth")
+    generate_synth_actions(root, classes=3, videos_per_class=8, clips_per_group=2, test_groups=1,
+                           frames=8, size=32, stills_per_class=0, progress=False)
+    return root
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    from dtgkit import ablate, demo
+
+    parser = argparse.ArgumentParser(prog="dtgkit")
+    sub = parser.add_subparsers(dest="command")
+    demo.add_cli(sub)
+    ablate.add_cli(sub)
+    return parser.parse_args(argv)
+
+
+# ------------------------------------------------------------------------------ pure parts
+def _loo_knn_reference(feats, labels, groups, k, tau):
+    """Slow, obvious leave-one-group-out kNN: one sample at a time."""
+    x = feats / np.linalg.norm(feats, axis=1, keepdims=True)
+    right = 0
+    for i in range(len(x)):
+        others = [j for j in range(len(x)) if labels[j] == labels[i] and groups[j] != groups[i]]
+        cand = [j for j in range(len(x)) if j != i and (groups[j] != groups[i] or not others)]
+        sims = sorted(((float(x[i] @ x[j]), j) for j in cand), reverse=True)[:k]
+        votes = np.zeros(labels.max() + 1)
+        for s, j in sims:
+            votes[labels[j]] += math.exp(s / tau)
+        right += int(votes.argmax() == labels[i])
+    return 100.0 * right / len(x)
+
+
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_loo_knn_matches_reference(k):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 40)
+    feats = rng.normal(size=(40, 8)) + 1.5 * np.eye(8)[labels]
+    groups = rng.integers(0, 10, 40)
+    got = X.loo_knn_accuracy(feats, labels, groups, k=k, tau=0.1)
+    assert got == pytest.approx(_loo_knn_reference(feats, labels, groups, k, 0.1))
+
+
+def test_loo_knn_excludes_own_group():
+    # sample 0's nearest neighbour is its group mate (same class); without it, a class-1 sample wins
+    feats = np.array([[1.0, 0.0], [1.0, 0.01], [-1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.0, -1.0]])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    groups = np.array([0, 0, 2, 1, 3, 4])
+    assert X.loo_knn_accuracy(feats[:2], labels[:2], groups[:2], k=1) == 100.0  # one group: itself only
+    with_groups = X.loo_knn_accuracy(feats, labels, groups, k=1)
+    without = X.loo_knn_accuracy(feats, labels, None, k=1)
+    assert with_groups < without
+
+
+def test_summarise_markdown_and_csv(tmp_path):
+    rows = [{"arm": "a", "label": "A", "seed": s, "acc1": v, "acc5": 90.0, "suite_index": 0, "skipped": ""}
+            for s, v in enumerate([60.0, 62.0, 64.0])]
+    rows.append({"arm": "b", "label": "B", "seed": 0, "suite_index": 1, "skipped": "no weights"})
+    summary = X.summarise(rows, ("acc1", "acc5"))
+    assert summary[0]["acc1_mean"] == pytest.approx(62.0)
+    assert summary[0]["acc1_std"] == pytest.approx(2.0)  # sample std
+    assert summary[1]["n"] == 0 and summary[1]["skipped"] == "no weights"
+    md = X.markdown_table(summary, ("acc1", "acc5"))
+    assert "| A | 62.00 ± 2.00 | 90.00 ± 0.00 | 3 |" in md
+    assert "skipped: no weights" in md
+    path = X.write_csv(rows, tmp_path / "t.csv")
+    back = X.read_csv(path)
+    assert [r["arm"] for r in back] == ["a", "a", "a", "b"]
+    assert back[1]["acc1"] == pytest.approx(62.0) and math.isnan(back[3]["acc1"])
+    assert X.summarise(back, ("acc1",))[0]["acc1_mean"] == pytest.approx(62.0)
+    assert X.format_mean_std(float("nan"), 0.0, 1) == "-"
+
+
+def test_resource_monitor_measures():
+    with X.ResourceMonitor(interval=0.05) as mon:
+        sum(i * i for i in range(200_000))
+    s = mon.summary()
+    assert s["wall_s"] >= 0 and s["cpu_s"] >= 0
+    assert s["peak_rss_self_mb"] > 10
+
+
+# ------------------------------------------------------------------------------ end to end
+def test_demo_quick_writes_report_and_resumes(exp_synth_root, tmp_path, capsys):
+    from dtgkit.demo import run_demo
+
+    out = tmp_path / "demo"
+    argv = ["demo", "--quick", "--out", str(out), "--data-root", str(exp_synth_root), "--epochs", "1",
+            "--finetune-epochs", "1", "--max-steps", "2", "--no-progress"]
+    res = run_demo(_parse(argv))
+    report = (out / "report.md").read_text()
+    assert "| method | kNN acc@1 | linear acc@1 | fine-tune acc@1 |" in report
+    for label in ("Random init", "DistInit-L1", "MoCo-video", "DTG (all teachers, offline weights)"):
+        assert label in report
+    assert "peak memory" in report and "wall time" in report and "Seed **0**" in report
+    assert "proxy" in report  # the offline-weight proxy is declared
+    for png in ("accuracy.png", "loss_curves_pretrain.png", "loss_curves_finetune.png"):
+        assert (out / png).stat().st_size > 1000
+    rows = res["rows"]
+    assert len(rows) == 4 and all(0 <= r["acc1"] <= 100 for r in rows)
+    dtg = next(r for r in rows if r["arm"] == "dtg-all-offline")
+    assert len(dtg["offline_weights"]) == 4 and sum(dtg["offline_weights"]) == pytest.approx(1.0)
+    with open(out / "results.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 4
+    capsys.readouterr()
+
+    again = run_demo(_parse(argv))  # everything re-used, nothing retrained
+    printed = capsys.readouterr().out
+    assert printed.count("re-using row.json") == 4
+    assert all(r.get("reused") for r in again["rows"])
+    assert [r["acc1"] for r in again["rows"]] == [r["acc1"] for r in rows]
+
+
+def test_ablate_quick_resumable_with_skips(exp_synth_root, tmp_path, capsys):
+    from dtgkit.ablate import run_suite
+
+    results = tmp_path / "results"
+    argv = ["ablate", "--suite", "table4", "--seeds", "2", "--quick", "--out", str(tmp_path / "runs"),
+            "--results", str(results), "--data-root", str(exp_synth_root), "--finetune-epochs", "1",
+            "--max-steps", "2", "--no-progress"]
+    res = run_suite(_parse(argv))
+    rows = res["rows"]
+    assert len(rows) == 10  # 5 arms x 2 seeds
+    ran = [r for r in rows if not r["skipped"]]
+    assert {r["arm"] for r in ran} == {"sup-tsn", "sup-dtg"}  # the tiny student takes no 2D init
+    assert all("cannot load a 2D init" in r["skipped"] for r in rows if r["skipped"])
+    with open(results / "table4.csv", newline="") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 10 and {"seed", "acc1", "acc5", "mAP", "skipped"} <= set(table[0])
+    md = (results / "table4.md").read_text()
+    assert " ± " in md and "## Budget" in md and "wall time" in md and "machine:" in md
+    capsys.readouterr()
+
+    run_suite(_parse(argv))
+    printed = capsys.readouterr().out
+    assert printed.count("re-using row.json") == 4
+    assert "] supervised run" not in printed and "] pre-training (" not in printed
+
+
+def test_suites_build_their_arms():
+    from dtgkit.ablate import SUITES, suite_arms
+    from dtgkit.config import get_preset
+
+    teachers = X.ensure_teachers(quick=True)
+    base = get_preset("cpu-demo")
+    n = {s: len(suite_arms(s, teachers, base)) for s in SUITES}
+    assert n["table1"] == 6 and n["table2"] == 4 and n["table3"] == 10 and n["table4"] == 5
+    assert n["efficiency"] == 8 + 2 * len({max(1, base.pretrain.epochs // 4), max(1, base.pretrain.epochs // 2)}
+                                           - {base.pretrain.epochs})
+    t1 = suite_arms("table1", teachers, base)
+    assert "imagenet-init" in [a.key for a in t1 if a.skip]  # no offline ImageNet ResNet weights
+    t3 = {a.key: a for a in suite_arms("table3", teachers, base)}
+    assert t3["all-offline"].offline_from == ("single-imagenet", "single-scenes", "single-action_a",
+                                              "single-action_b")
