@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -297,13 +296,7 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
-    from dtgkit.train.engine import NonFiniteLossError
-
-    try:
-        res = run_suite(args)
-    except NonFiniteLossError as err:
-        print(f"dtgkit ablate: stopped: {err}", file=sys.stderr)
-        return 1
+    res = run_suite(args)  # a non-finite loss stops with exit code 1 in dtgkit.cli.main
     print(json.dumps({"csv": res["csv"], "md": res["md"], **res["resources"]}, indent=1))
     return 0
 

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except FloatingPointError as err:  # e.g. train.engine.NonFiniteLossError: last good checkpoint kept
+        print(f"dtgkit {args.command}: stopped: {err}", file=sys.stderr)
+        return 1
     except (FileNotFoundError, ValueError) as err:
         # library errors name the file / line / key; show them without a traceback
         print(f"dtgkit {args.command}: error: {err}", file=sys.stderr)

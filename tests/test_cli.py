@@ -29,3 +29,16 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert rc != 0
     err = capsys.readouterr().err
     assert "pretrain.lrr" in err and "Traceback" not in err
+
+
+def test_non_finite_loss_stops_with_exit_code_1(monkeypatch, capsys):
+    from dtgkit import demo
+    from dtgkit.train.engine import NonFiniteLossError
+
+    def boom(args):
+        raise NonFiniteLossError("step 7: loss/dtg is nan")
+
+    monkeypatch.setattr(demo, "run_demo", boom)
+    assert main(["demo", "--quick"]) == 1
+    err = capsys.readouterr().err
+    assert "dtgkit demo: stopped: step 7: loss/dtg is nan" in err and "Traceback" not in err

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 from dtgkit.config import list_presets, resolve_config
@@ -52,17 +51,13 @@ def _print(obj: Any) -> None:
 
 
 def _guarded(fn):
-    """Run a stage; a non-finite loss becomes exit code 1 with its message; leave the
-    process group at the end."""
+    """Run a stage and leave the process group at the end (a non-finite loss becomes exit
+    code 1 with its message in :func:`dtgkit.cli.main`)."""
     def run(args: argparse.Namespace) -> int:
         from dtgkit.train import distributed as D
-        from dtgkit.train.engine import NonFiniteLossError
 
         try:
             return fn(args)
-        except NonFiniteLossError as err:
-            print(f"dtgkit {args.command}: stopped: {err}", file=sys.stderr)
-            return 1
         finally:
             D.cleanup()
     return run
