@@ -76,6 +76,9 @@ class DTGConfig:
     weight_temperature: float = 0.0  #: weighting softmax temperature; 0 = the method default
     #: (offline 1.0 as in the paper, online1 tau, online2 0.1; see dtgkit.dtg.weighting)
     fusion: str = "loss"            #: loss (Sec. 4.3.3) | feature (Eq. 1)
+    #: feature fusion, how w_k scales teacher k's unit block: linear (w_k, Eq. 1 as written;
+    #: similarities weigh w_k^2) | sqrt (sqrt(w_k); similarities weigh w_k, as the weights widget)
+    fusion_scale: str = "linear"
     queue_size: int = 2048          #: K (below the number of training videos)
     tau: float = 0.07               #: InfoNCE temperature (Eq. 2)
     moco_dim: int = 128             #: MoCo-video baseline: feature size
@@ -279,6 +282,8 @@ def validate(cfg: Config) -> Config:
         bad("dtg.weighting", f"{m.weighting!r} is not one of {WEIGHTINGS}")
     if m.fusion not in ("loss", "feature"):
         bad("dtg.fusion", f"{m.fusion!r} is not 'loss' or 'feature'")
+    if m.fusion_scale not in ("linear", "sqrt"):
+        bad("dtg.fusion_scale", f"{m.fusion_scale!r} is not 'linear' or 'sqrt'")
     if m.mask not in ("none", "video", "group"):
         bad("dtg.mask", f"{m.mask!r} is not one of none, video, group")
     if m.method in ("dtg", "distinit-l1", "distinit-ce") and not m.teachers:

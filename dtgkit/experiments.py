@@ -16,7 +16,9 @@ Supervised arms (Table 4) run :func:`dtgkit.train.finetune.joint` instead and re
 of the arm's resolved config, so a changed budget never re-uses a stale run). A finished arm
 leaves ``row.json`` and is re-used on the next call; an interrupted one continues from its
 stage checkpoints (``pretrain/``, ``finetune/``), each of which re-uses its own
-``results.json``. Every re-use is printed.
+``results.json``. A run with the same hash and seed that finished under another suite of
+the same ``OUT`` parent (e.g. ``table1``'s DTG-ImageNet arm and ``table3``'s single-ImageNet
+arm) is re-used too, under this suite's arm name. Every re-use is printed.
 
 **Offline teacher weights** (Sec. 4.3.3) are a softmax over single-teacher accuracies (in
 percent, temperature 1). Two sources (``Arm.offline_from`` / ``offline_source``):
@@ -464,12 +466,26 @@ _VOLATILE = {("run", "progress"), ("run", "out_dir"), ("run", "name"), ("run", "
              ("data", "num_workers"), ("run", "log_every")}
 
 
+#: keys added after runs were recorded: left out of the hash while at these defaults, so a new
+#: option does not orphan finished runs
+_ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
+
+
+def _drop_added_later(d: dict) -> dict:
+    d = {sec: dict(v) if isinstance(v, dict) else v for sec, v in d.items()}
+    for (sec, key), default in _ADDED_LATER.items():
+        if isinstance(d.get(sec), dict) and d[sec].get(key, default) == default:
+            d[sec].pop(key, None)
+    return d
+
+
 def config_hash(cfg: Config, *extra: Any) -> str:
     """8 hex digits of the config (without volatile keys: progress, folders, workers, device)."""
     d = cfg.to_dict()
     for sec, key in _VOLATILE:
         d.get(sec, {}).pop(key, None)
-    blob = json.dumps([d, *extra], sort_keys=True, default=str)
+    extra = tuple(_drop_added_later(x) if isinstance(x, dict) else x for x in extra)
+    blob = json.dumps([_drop_added_later(d), *extra], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
@@ -531,9 +547,15 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
     h = config_hash(pre_cfg, cfg.to_dict(), arm.pretrain, arm.supervised, init_ckpt and str(init_ckpt))
     run_root = Path(out_dir) / arm.key / f"seed{seed}-{h}"
     done = run_root / "row.json"
+    if not done.is_file():  # the same run (same config hash and seed) finished for another suite?
+        twins = sorted(Path(out_dir).parent.glob(f"*/*/{run_root.name}/row.json"))
+        if twins:
+            done = twins[0]
     if done.is_file():
-        say(f"[{arm.key} seed {seed}] finished run found in {run_root}: re-using row.json")
-        return {**json.loads(done.read_text()), "reused": True}
+        say(f"[{arm.key} seed {seed}] finished run found in {done.parent}: re-using row.json")
+        old = json.loads(done.read_text())
+        # the metrics are the run's; the arm's key, label and info are this suite's
+        return {**old, "arm": arm.key, "label": arm.label, "seed": seed, **arm.info, "reused": True}
     run_root.mkdir(parents=True, exist_ok=True)
     if weights is not None:
         row["offline_accs"] = list(cfg.dtg.offline_accs)

@@ -152,6 +152,10 @@ class DTGNet(_TeacherGuided):
         K: queue size when queues are created here (default 2048; the paper gives none).
         fusion: ``"loss"`` (default, Sec. 4.3.3: ``L = sum_k w_k L_k``, weights per teacher or
             per sample) or ``"feature"`` (Eq. 1 on features, see :meth:`_forward_feature`).
+        fusion_scale: feature fusion only: teacher k's unit block is scaled by ``w_k``
+            (``"linear"``, default: Eq. 1 as written) or ``sqrt(w_k)`` (``"sqrt"``: the fused
+            cosine of two guidance features is then ``sum_k w_k cos_k``, the space drawn by the
+            teacher-weights widget, :mod:`dtgkit.viz.guidance`).
         mask: queue negative masking ``"none"`` (paper) / ``"video"`` / ``"group"``.
     """
 
@@ -169,11 +173,15 @@ class DTGNet(_TeacherGuided):
         tau: float = DEFAULT_TAU,
         K: int = DEFAULT_K,
         fusion: str = "loss",
+        fusion_scale: str = "linear",
         mask: str = "none",
     ) -> None:
         super().__init__(student, teachers)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+        if fusion_scale not in ("linear", "sqrt"):
+            raise ValueError(f"fusion_scale must be 'linear' or 'sqrt', got {fusion_scale!r}")
+        self.fusion_scale = fusion_scale
         if isinstance(weighting, str) and weighting not in W.WEIGHTINGS:
             raise ValueError(f"weighting must be one of {W.WEIGHTINGS} or a callable, "
                              f"got {weighting!r}")
@@ -344,7 +352,10 @@ class DTGNet(_TeacherGuided):
         The teachers' spaces differ (D_k differ, unrelated bases), so the common space is
         their orthogonal direct sum R^(sum_k D_k): teacher k's unit feature occupies block k,
         ``g = normalize(sum_k w_k E_k g_k) = normalize(concat_k(w_k g_k))`` (Eq. 1, then
-        renormalised for the dot-product similarity of Eq. 2). No parameter is added on the
+        renormalised for the dot-product similarity of Eq. 2). In that space the similarity of
+        two guidance features weighs teacher k by ``w_k^2``; ``fusion_scale="sqrt"`` scales
+        block k by ``sqrt(w_k)`` instead, so similarities weigh it by ``w_k`` (both are readings
+        of Eq. 1; the paper does not say how spaces of different sizes are summed). No parameter is added on the
         guidance side and nothing is random; with one teacher this is exactly the single-teacher
         DTG. The anchor is projected once into that space, ``a = head_fused(f_anchor(v))``, and
         one queue holds the fused keys. Per-sample online1 weights use the similarity of the
@@ -356,7 +367,8 @@ class DTGNet(_TeacherGuided):
         pos_sims = torch.stack([(F.normalize(b, dim=1) * g[k]).sum(dim=1) for b, k in
                                 zip(blocks, self.names)], dim=1).detach().float()  # N x M
         w = self.teacher_weights(pos_sims)  # w: N x M
-        g_fused = F.normalize(torch.cat([w[:, i:i + 1] * g[k] for i, k in
+        c = w.sqrt() if self.fusion_scale == "sqrt" else w  # c: N x M, block scales
+        g_fused = F.normalize(torch.cat([c[:, i:i + 1] * g[k] for i, k in
                                          enumerate(self.names)], dim=1), dim=1)  # N x sum(D_k)
         m = q.negative_mask(video_ids, groups)  # m: N x K or None
         logits = info_nce_logits(a, g_fused, q.feats, self.tau, m)  # logits: N x (1+K)

@@ -8,7 +8,8 @@
 * :func:`joint` is the supervised DTG-Net: ``L_joint = alpha * L_contrast + beta * L_CE``
   (Eq. 3, ``dtg.alpha`` = 0.1, ``dtg.beta`` = 1.0) on the two-view set, the classifier reading the
   same student feature the contrastive loss uses (one backbone pass). ``dtg.method: none``
-  drops the contrastive term: plain supervised TSN through the same code.
+  drops the contrastive term: plain supervised TSN through the same code. Like
+  :func:`evaluate` it writes the test features to ``features_test.npz`` (Figure 4).
 * :func:`evaluate` evaluates any dtgkit checkpoint: kNN and linear probe on frozen student
   features (train split -> test split), classifier metrics when it has a classifier, and the
   test features saved to ``features_test.npz`` for t-SNE.
@@ -298,6 +299,11 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     if D.is_main_process():
         clf = _Classifier(student, model.dropout, model.fc)
         test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir)
+        # the student's last-layer features of the test clips, for Figure 4 (t-SNE)
+        f_te, y_te, v_te = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(
+            cfg, test_records, cfg.data.test_clips), max(1, cfg.finetune.batch_size)),
+            device=trainer.device, progress=cfg.run.progress)
+        save_features(run_dir / "features_test.npz", f_te, y_te, v_te, class_names or None)
         trainer.log_row({"kind": "eval", "stage": "joint", "step": trainer.step,
                          "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     D.barrier()

@@ -132,7 +132,7 @@ def build_method(cfg: Config, student: nn.Module, teachers: dict[str, nn.Module]
     m = cfg.dtg
     if m.method == "dtg":
         kw: dict[str, Any] = {"weighting": m.weighting, "tau": m.tau, "K": m.queue_size,
-                              "fusion": m.fusion, "mask": m.mask,
+                              "fusion": m.fusion, "fusion_scale": m.fusion_scale, "mask": m.mask,
                               "weighting_temperature": m.weight_temperature or None}
         if m.weighting == "fixed":
             kw["weights"] = list(m.weights)

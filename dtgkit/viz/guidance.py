@@ -21,9 +21,11 @@ weighted sum of V x V matrices (fast enough to follow a slider; :func:`time_weig
 measures it).
 
 ``scale="linear"`` gives the other reading, the one ``DTGNet(fusion="feature")`` trains with
-(:meth:`dtgkit.dtg.net.DTGNet._forward_feature`): ``normalize(concat_k(w_k g_k / |g_k|))``,
-whose similarity is ``sum_k w_k^2 S_k / sum_k w_k^2``; a weight then counts quadratically
-(w = (0.75, 0.25) acts like (0.9, 0.1) on similarities). Under loss fusion
+by default (``dtg.fusion_scale=linear``, :meth:`dtgkit.dtg.net.DTGNet._forward_feature`):
+``normalize(concat_k(w_k g_k / |g_k|))``, whose similarity is ``sum_k w_k^2 S_k / sum_k w_k^2``;
+a weight then counts quadratically (w = (0.75, 0.25) acts like (0.9, 0.1) on similarities).
+``dtg.fusion_scale=sqrt`` trains DTG in this module's default space (a test checks that the
+keys the net enqueues equal :func:`fuse_guidance` for both scales). Under loss fusion
 (``fusion="loss"``, the paper's Sec. 4.3.3) no fused space exists; the ``sqrt`` space is the
 natural picture of "a weighted sum of per-teacher similarities".
 

@@ -155,6 +155,26 @@ def test_feature_fusion_matches_manual_eq1():
     assert "weight/b" in diag and "pos_sim/a" in diag and "acc" in diag
 
 
+@pytest.mark.parametrize("scale", ["linear", "sqrt"])
+def test_feature_fusion_scale_matches_the_weights_widget_space(scale):
+    """dtg.fusion_scale: the keys DTGNet enqueues are the fused guidance space of
+    dtgkit.viz.guidance with the same scale (sqrt: similarities weigh w_k; linear: w_k^2)."""
+    from dtgkit.viz.guidance import fuse_guidance
+
+    t1, t2 = TinyTeacher(5, seed=1), TinyTeacher(3, seed=2)
+    net = _dtg({"a": t1, "b": t2}, fusion="feature", fusion_scale=scale, weighting="fixed",
+               weights=[1, 3])
+    anchor, guidance = _clips()
+    with torch.no_grad():
+        g = {"a": t1(guidance).numpy(), "b": t2(guidance).numpy()}
+    net(anchor, guidance)
+    ref = fuse_guidance(g, [0.25, 0.75], scale=scale)
+    torch.testing.assert_close(net.queues["fused"].feats[:N], torch.from_numpy(ref).float(),
+                               atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="fusion_scale"):
+        _dtg({"a": t1}, fusion="feature", fusion_scale="cubic")
+
+
 def test_backward_reaches_student_and_heads_only():
     net = _dtg({"a": TinyTeacher(5, seed=1), "b": TinyTeacher(4, seed=2)}, weighting="online1")
     net.train()
