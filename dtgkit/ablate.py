@@ -40,7 +40,14 @@ from typing import Any
 from dtgkit import experiments as X
 from dtgkit.config import Config, validate
 
-__all__ = ["SUITES", "ablation_config", "add_cli", "run_suite", "suite_arms"]
+__all__ = ["SUITES", "ablation_config", "add_cli", "load_suite", "plot_suite", "publish_run_files",
+           "run_suite", "suite_arms"]
+
+#: where ``dtgkit ablate`` writes its tables (relative to the repository root)
+RESULTS = Path("notebooks/results")
+#: files of one seed's runs copied next to the tables (``publish_run_files``), small enough to
+#: commit: the figures of the notebooks and of ``dtgkit figures`` are drawn from them
+PUBLISHED_FILES = ("metrics.jsonl", "results.json", "features_test.npz")
 
 SUITES = ("table1", "table2", "table3", "table4", "efficiency")
 SUITE_TITLES = {
@@ -157,10 +164,14 @@ def _student_takes_init(student: str) -> bool:
 
 
 def ablation_config(args: argparse.Namespace) -> Config:
-    """The budget (same knobs as ``dtgkit demo``)."""
+    """The budget (same knobs as ``dtgkit demo``), logging every step (``run.log_every=1``,
+    unless set) so that Figure 3 has a point per step of the short runs."""
     from dtgkit.demo import demo_config
 
-    return demo_config(args)
+    cfg = demo_config(args)
+    if not any(o.replace(" ", "").startswith("run.log_every=") for o in args.overrides):
+        cfg.run.log_every = 1
+    return cfg
 
 
 def run_suite(args: argparse.Namespace, say: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -205,9 +216,102 @@ def run_suite(args: argparse.Namespace, say: Callable[[str], None] | None = None
     md = suite_markdown(args, cfg, rows, summary, metrics, teachers, res)
     md_path = results / f"{args.suite}.md"
     md_path.write_text(md, encoding="utf-8")
-    say(f"wrote {csv_path} and {md_path}")
+    published = publish_run_files(rows, results / "run_files" / args.suite, seed=args.seed0)
+    say(f"wrote {csv_path} and {md_path}; {len(published)} files of the seed-{args.seed0} runs "
+        f"copied to {results / 'run_files' / args.suite}")
     print(X.markdown_table(summary, metrics))
     return {"rows": rows, "summary": summary, "csv": csv_path, "md": str(md_path), "resources": res}
+
+
+def publish_run_files(rows: list[dict], dest: str | Path, *, seed: int = 0,
+                      max_bytes: int = 400_000) -> list[str]:
+    """Copy the small per-run files of one seed (:data:`PUBLISHED_FILES`, each at most
+    ``max_bytes``) to ``dest/<arm>/<stage>/``, so the results folder holds the inputs of its
+    figures (Figure 3's ``metrics.jsonl`` of the online1 run, Figure 4's ``features_test.npz`` of
+    the supervised runs) after the git-ignored run folders are gone.
+
+    Returns:
+        the copied paths.
+    """
+    import shutil
+
+    dest = Path(dest)
+    out = []
+    for r in rows:
+        if int(r.get("seed", -1)) != seed or r.get("skipped") or not r.get("run_dir"):
+            continue
+        src_root = Path(r["run_dir"])
+        for stage in ("pretrain", "finetune", "joint"):
+            for name in PUBLISHED_FILES:
+                src = src_root / stage / name
+                if src.is_file() and src.stat().st_size <= max_bytes:
+                    target = dest / r["arm"] / stage / name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, target)
+                    out.append(str(target))
+    return out
+
+
+def load_suite(suite: str, results: str | Path = RESULTS) -> tuple[list[dict], list[dict]]:
+    """The per-seed rows and the mean ± std summary of ``<results>/<suite>.csv``.
+
+    Raises:
+        FileNotFoundError: the suite has not been run (the message says how to run it).
+    """
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
+    path = Path(results) / f"{suite}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `dtgkit ablate --suite {suite} --seeds 3 "
+                                f"--results {results}`")
+    rows = X.read_csv(path)
+    return rows, X.summarise(rows, SUITE_METRICS[suite])
+
+
+def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
+    """A suite's results as a figure: grouped bars (mean, std over seeds as error bars) or, for
+    ``efficiency``, fine-tune and kNN accuracy against the fraction of pre-training videos and
+    against the pre-training epochs, DTG vs. MoCo-video (one line per method).
+
+    Returns:
+        matplotlib Figure.
+    """
+    import numpy as np
+
+    rows, summary = load_suite(suite, results)
+    n_seeds = len({r["seed"] for r in rows})
+    title = f"{SUITE_TITLES[suite]} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+    if suite != "efficiency":
+        shown = metrics or [m for m in SUITE_METRICS[suite] if m != "acc5"]
+        return X.plot_accuracy_bars(summary, shown, title=title)
+    from dtgkit.viz.plots import new_figure
+
+    def num(v):
+        return float(v) if v not in ("", None) else float("nan")
+
+    fig = new_figure(figsize=(10.0, 3.6), dpi=100, layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, study, col, xlabel in ((axes[0], "fraction", "fraction", "fraction of pre-training videos"),
+                                   (axes[1], "epochs", "pretrain_epochs", "pre-training epochs")):
+        for method, color in (("dtg", "tab:blue"), ("moco", "tab:orange")):
+            sub = [r for r in rows if r.get("method") == method and not r.get("skipped")
+                   and (r.get("study") == study or (study == "epochs" and num(r.get("fraction")) == 1.0))]
+            keys = sorted({num(r[col]) for r in sub})
+            for metric, ls in (("acc1", "-"), ("knn_acc1", ":")):
+                vals = [[r[metric] for r in sub if num(r[col]) == k and not np.isnan(r[metric])] for k in keys]
+                mean = [np.mean(v) if v else np.nan for v in vals]
+                std = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]
+                ax.errorbar(keys, mean, yerr=std, ls=ls, marker="o", color=color, capsize=3,
+                            label=f"{'DTG' if method == 'dtg' else 'MoCo-video'} {X.METRIC_NAMES[metric]}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        if study == "fraction":
+            ax.set_xscale("log")
+            ax.set_xticks([0.1, 0.25, 0.5, 1.0], ["10%", "25%", "50%", "100%"])
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return fig
 
 
 def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],

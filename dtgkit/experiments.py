@@ -472,7 +472,11 @@ _ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
 
 
 def _drop_added_later(d: dict) -> dict:
+    """A copy of a config dict without the volatile keys and the later-added keys at default."""
     d = {sec: dict(v) if isinstance(v, dict) else v for sec, v in d.items()}
+    for sec, key in _VOLATILE:
+        if isinstance(d.get(sec), dict):
+            d[sec].pop(key, None)
     for (sec, key), default in _ADDED_LATER.items():
         if isinstance(d.get(sec), dict) and d[sec].get(key, default) == default:
             d[sec].pop(key, None)
@@ -480,10 +484,9 @@ def _drop_added_later(d: dict) -> dict:
 
 
 def config_hash(cfg: Config, *extra: Any) -> str:
-    """8 hex digits of the config (without volatile keys: progress, folders, workers, device)."""
+    """8 hex digits of the config (without volatile keys: progress, folders, workers, device,
+    logging interval), and of ``extra`` (config dicts among them cleaned the same way)."""
     d = cfg.to_dict()
-    for sec, key in _VOLATILE:
-        d.get(sec, {}).pop(key, None)
     extra = tuple(_drop_added_later(x) if isinstance(x, dict) else x for x in extra)
     blob = json.dumps([_drop_added_later(d), *extra], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]

@@ -145,12 +145,50 @@ def test_ablate_quick_resumable_with_skips(exp_synth_root, tmp_path, capsys):
     assert len(table) == 10 and {"seed", "acc1", "acc5", "mAP", "skipped"} <= set(table[0])
     md = (results / "table4.md").read_text()
     assert " ± " in md and "## Budget" in md and "wall time" in md and "machine:" in md
+    # seed 0's small run files are published next to the tables (Figure 4's inputs)
+    for arm in ("sup-tsn", "sup-dtg"):
+        d = results / "run_files" / "table4" / arm / "joint"
+        assert {"metrics.jsonl", "results.json", "features_test.npz"} <= {f.name for f in d.iterdir()}
+        feats = np.load(d / "features_test.npz")
+        assert feats["feats"].shape[0] == len(feats["labels"]) == 6
+    assert not (results / "run_files" / "table4" / "sup-tsn-seed1").exists()
     capsys.readouterr()
 
     run_suite(_parse(argv))
     printed = capsys.readouterr().out
     assert printed.count("re-using row.json") == 4
     assert "] supervised run" not in printed and "] pre-training (" not in printed
+
+    from dtgkit.ablate import load_suite, plot_suite
+
+    rows2, summary = load_suite("table4", results)
+    assert len(rows2) == 10 and [s["arm"] for s in summary][:3] == ["ssl-dtg", "sup-tsn", "sup-dtg"]
+    assert summary[1]["n"] == 2 and summary[0]["n"] == 0
+    fig = plot_suite("table4", results)
+    heights = [b.get_height() for b in fig.axes[0].patches]
+    assert len(heights) == 2 * 2  # two arms ran, acc1 and mAP bars
+    assert sorted(heights) == pytest.approx(sorted(
+        [summary[i][f"{m}_mean"] for i in (1, 2) for m in ("acc1", "mAP")]))
+    with pytest.raises(FileNotFoundError, match="dtgkit ablate --suite table2"):
+        load_suite("table2", results)
+
+
+def test_run_arm_reuses_a_finished_twin_of_another_suite(exp_synth_root, tmp_path, capsys):
+    from dtgkit.ablate import ablation_config
+
+    cfg = ablation_config(_parse(["ablate", "--suite", "table1", "--quick", "--data-root",
+                                  str(exp_synth_root), "--finetune-epochs", "1", "--max-steps", "1",
+                                  "--no-progress"]))
+    first = X.run_arm(cfg, X.Arm("random-init", "Random init", pretrain=None),
+                      tmp_path / "runs" / "table1", 0)
+    twin = X.run_arm(cfg, X.Arm("baseline", "No pre-training", pretrain=None, info={"study": "x"}),
+                     tmp_path / "runs" / "efficiency", 0)
+    assert twin["reused"] and twin["arm"] == "baseline" and twin["label"] == "No pre-training"
+    assert twin["study"] == "x" and twin["acc1"] == first["acc1"]
+    assert "table1/random-init" in capsys.readouterr().out.split("re-using")[0]
+    other_seed = X.run_arm(cfg, X.Arm("baseline", "No pre-training", pretrain=None),
+                           tmp_path / "runs" / "efficiency", 1)
+    assert not other_seed.get("reused")
 
 
 def test_suites_build_their_arms():
