@@ -40,7 +40,8 @@ from typing import Any
 from dtgkit import experiments as X
 from dtgkit.config import Config, validate
 
-__all__ = ["SUITES", "ablation_config", "add_cli", "load_suite", "plot_suite", "publish_run_files",
+__all__ = ["CLAIMS", "SUITES", "ablation_config", "add_cli", "check_claims", "claims_markdown",
+           "load_suite", "paired_difference", "verdict", "plot_suite", "publish_run_files",
            "run_suite", "suite_arms"]
 
 #: where ``dtgkit ablate`` writes its tables (relative to the repository root)
@@ -314,6 +315,105 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
     return fig
 
 
+#: The paper's claims that the suites test: (suite, claim, the paper's numbers, arm A, arm B,
+#: metric). A claim says A beats B on the metric.
+CLAIMS = (
+    ("table1", "DTG pre-training beats no pre-training", "Table 1: 58.8 vs. 40-50 acc@1 (UCF101)",
+     "dtg-imagenet", "random-init", "acc1"),
+    ("table1", "DTG beats DistInit-L1 (same ImageNet teacher)", "Sec. 3.3 / Table 1",
+     "dtg-imagenet", "distinit-l1", "acc1"),
+    ("table1", "DTG beats a teacher-free contrastive baseline (MoCo-video)",
+     "Table 1: better than the video SSL methods", "dtg-imagenet", "moco", "acc1"),
+    ("table2", "sequence inputs beat single images (seq/seq vs. img/img)", "Table 2: 58.76 vs. 57.73",
+     "dtg-seq_seq_overlap", "dtg-img_img", "acc1"),
+    ("table2", "overlapping sequences beat disjoint ones", "Table 2: 58.76 vs. 57.65",
+     "dtg-seq_seq_overlap", "dtg-seq_seq_disjoint", "acc1"),
+    ("table3", "offline weights beat uniform weights (all teachers)", "Table 3: 63.28 vs. 60.45",
+     "all-offline", "all-uniform", "acc1"),
+    ("table3", "offline weights beat online1", "Table 3: 63.28 vs. 61.59", "all-offline", "all-online1", "acc1"),
+    ("table3", "online1 beats online2", "Table 3: 61.59 vs. 59.48", "all-online1", "all-online2", "acc1"),
+    ("table3", "the still-action teachers beat the scene teacher", "Table 3: BU 62.01 vs. Places 49.96",
+     "single-action_a", "single-scenes", "acc1"),
+    ("table4", "supervised DTG beats supervised TSN (random init)", "Table 4: +3.6 acc@1 (UCF101)",
+     "sup-dtg", "sup-tsn", "acc1"),
+    ("table4", "supervised DTG beats supervised TSN (DTG-pre-trained init)", "Table 4: +3.6 acc@1",
+     "ssl-sup-dtg", "ssl-sup-tsn", "acc1"),
+    ("efficiency", "DTG on 25% of the videos matches MoCo-video on all of them",
+     "abstract: fewer training videos", "dtg-frac25", "moco-frac100", "acc1"),
+    ("efficiency", "DTG beats MoCo-video at 10% of the videos", "abstract: fewer training videos",
+     "dtg-frac10", "moco-frac10", "acc1"),
+)
+
+
+def paired_difference(rows: list[dict], arm_a: str, arm_b: str, metric: str = "acc1") -> dict:
+    """``arm_a - arm_b`` on ``metric`` per seed (seeds where both ran): mean, sample std, and
+    how many seeds A won / lost / tied."""
+    import math
+
+    import numpy as np
+
+    def by_seed(arm):
+        return {r["seed"]: float(r[metric]) for r in rows if r["arm"] == arm and not r.get("skipped")
+                and not math.isnan(float(r[metric]))}
+
+    a, b = by_seed(arm_a), by_seed(arm_b)
+    d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))], dtype=float)
+    return {"n": len(d), "a": float(np.mean([a[s] for s in set(a) & set(b)])) if len(d) else float("nan"),
+            "b": float(np.mean([b[s] for s in set(a) & set(b)])) if len(d) else float("nan"),
+            "diff": float(d.mean()) if len(d) else float("nan"),
+            "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum())}
+
+
+def verdict(diff: dict, *, at_least_equal: bool = False) -> str:
+    """``holds`` when A beat B in every seed (>= 2 seeds; ``at_least_equal``: ties count),
+    ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed seeds, one seed
+    or no data). A deliberately strict rule: with 3 seeds and noisy small runs, a mean
+    difference alone is not evidence."""
+    n = diff["n"]
+    if n < 2:
+        return "inconclusive (one seed)" if n == 1 else "not run"
+    good = diff["wins"] + (diff["ties"] if at_least_equal else 0)
+    if good == n:
+        return "holds"
+    if diff["losses"] == n:
+        return "contradicted"
+    return "inconclusive"
+
+
+def check_claims(results: str | Path = RESULTS, suites=SUITES) -> list[dict]:
+    """Every claim of :data:`CLAIMS` whose suite has results, with its paired difference and
+    :func:`verdict`."""
+    out = []
+    cache: dict[str, list[dict] | None] = {}
+    for suite, claim, paper, a, b, metric in CLAIMS:
+        if suite not in suites:
+            continue
+        if suite not in cache:
+            try:
+                cache[suite] = load_suite(suite, results)[0]
+            except FileNotFoundError:
+                cache[suite] = None
+        if cache[suite] is None:
+            continue
+        d = paired_difference(cache[suite], a, b, metric)
+        out.append({"suite": suite, "claim": claim, "paper": paper, "arm_a": a, "arm_b": b,
+                    "metric": metric, **d,
+                    "verdict": verdict(d, at_least_equal="matches" in claim)})
+    return out
+
+
+def claims_markdown(claims: list[dict]) -> str:
+    """A markdown table of :func:`check_claims`."""
+    lines = ["| suite | claim (A beats B) | paper | A | B | A - B (per-seed mean ± std) | seeds A won / lost / tied | verdict |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    for c in claims:
+        lines.append(f"| {c['suite']} | {c['claim']} | {c['paper']} | {c['a']:.2f} | {c['b']:.2f} | "
+                     f"{c['diff']:+.2f} ± {c['std']:.2f} | {c['wins']} / {c['losses']} / {c['ties']} | "
+                     f"**{c['verdict']}** |")
+    return "\n".join(lines)
+
+
 def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],
                    metrics, teachers: dict[str, str], res: dict[str, Any]) -> str:
     """The ``<suite>.md`` text: title, table (mean ± std), budget, cost, machine, notes."""
@@ -400,6 +500,21 @@ def _argv(args: argparse.Namespace) -> list[str]:
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
+    if args.claims:
+        claims = check_claims(args.results)
+        if not claims:
+            raise FileNotFoundError(f"no suite results under {args.results}: run `dtgkit ablate --suite NAME`")
+        md = claims_markdown(claims)
+        path = Path(args.results) / "claims.md"
+        path.write_text("# Which of the paper's claims hold on SynthActions\n\n" + md + "\n\n"
+                        "Verdict: *holds* = A beat B in every seed; *contradicted* = B beat A in "
+                        "every seed; *inconclusive* = mixed seeds (fine-tune acc@1, test split, %).\n",
+                        encoding="utf-8")
+        print(md)
+        print(f"wrote {path}")
+        return 0
+    if not args.suite:
+        raise ValueError("dtgkit ablate: give --suite NAME (or --claims)")
     res = run_suite(args)  # a non-finite loss stops with exit code 1 in dtgkit.cli.main
     print(json.dumps({"csv": res["csv"], "md": res["md"], **res["resources"]}, indent=1))
     return 0
@@ -414,7 +529,10 @@ def add_cli(subparsers) -> None:
         description="Run an ablation suite (table1, table2, table3, table4, efficiency) for several "
                     "seeds under one budget; writes RESULTS/<suite>.csv and .md. Re-running re-uses "
                     "finished runs.")
-    p.add_argument("--suite", required=True, choices=SUITES)
+    p.add_argument("--suite", choices=SUITES, help="the suite to run")
+    p.add_argument("--claims", action="store_true",
+                   help="run nothing: check the paper's claims against the results files and write "
+                        "RESULTS/claims.md")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")

@@ -206,3 +206,31 @@ def test_suites_build_their_arms():
     t3 = {a.key: a for a in suite_arms("table3", teachers, base)}
     assert t3["all-offline"].offline_from == ("single-imagenet", "single-scenes", "single-action_a",
                                               "single-action_b")
+
+
+def test_claims_are_checked_per_seed(tmp_path):
+    from dtgkit.ablate import check_claims, claims_markdown, paired_difference, verdict
+
+    def row(arm, seed, acc1):
+        return {"suite": "table2", "arm": arm, "label": arm, "seed": seed, "acc1": acc1}
+
+    rows = [row("dtg-seq_seq_overlap", s, v) for s, v in enumerate([30.0, 25.0, 40.0])]
+    rows += [row("dtg-img_img", s, v) for s, v in enumerate([20.0, 25.0, 35.0])]
+    rows += [row("dtg-seq_seq_disjoint", s, v) for s, v in enumerate([10.0, 20.0, 30.0])]
+    X.write_csv(rows, tmp_path / "table2.csv")
+    d = paired_difference(X.read_csv(tmp_path / "table2.csv"), "dtg-seq_seq_overlap", "dtg-img_img")
+    assert (d["n"], d["wins"], d["losses"], d["ties"]) == (3, 2, 0, 1)
+    assert d["diff"] == pytest.approx(5.0) and d["std"] == pytest.approx(5.0)
+    assert verdict(d) == "inconclusive" and verdict(d, at_least_equal=True) == "holds"
+    claims = check_claims(tmp_path)
+    assert [c["suite"] for c in claims] == ["table2", "table2"]  # the other suites have no results
+    assert [c["verdict"] for c in claims] == ["inconclusive", "holds"]
+    assert "**holds**" in claims_markdown(claims)
+    one = paired_difference([row("a", 0, 1.0), row("b", 0, 0.0)], "a", "b")
+    assert verdict(one) == "inconclusive (one seed)"
+    assert verdict(paired_difference([], "a", "b")) == "not run"
+    from dtgkit.cli import main
+
+    assert main(["ablate", "--claims", "--results", str(tmp_path)]) == 0
+    assert "| table2 | overlapping sequences beat disjoint ones |" in (tmp_path / "claims.md").read_text()
+    assert main(["ablate", "--claims", "--results", str(tmp_path / "none")]) != 0
