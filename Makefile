@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dtgkit-installed
 
-.PHONY: demo test test-quick lab lint clean-venv gpu-smoke ablate bench
+.PHONY: demo test test-quick lab lint clean-venv gpu-smoke ablate ablate-all claims figures bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,22 @@ gpu-smoke: $(STAMP)
 SUITE ?= table1
 ablate: $(STAMP)
 	$(VENV)/bin/dtgkit ablate --suite $(SUITE) --seeds 3
+
+## make ablate-all: every suite, 3 seeds (~2.5 h on 2 CPU cores), then the claims table
+ablate-all: $(STAMP)
+	for s in table3 table4 table1 table2 efficiency; do $(VENV)/bin/dtgkit ablate --suite $$s --seeds 3 || exit 1; done
+	$(VENV)/bin/dtgkit ablate --claims
+
+## make claims: which of the paper's claims hold, from the committed results (writes claims.md)
+claims: $(STAMP)
+	$(VENV)/bin/dtgkit ablate --claims
+
+## make figures: Figures 2-4 from the committed runs of the ablation (notebooks/results/figures)
+RUNFILES := notebooks/results/run_files
+figures: $(STAMP)
+	$(VENV)/bin/dtgkit figures $(RUNFILES)/table3/all-online1/pretrain --out notebooks/results/figures \
+	    --dtg-features $(RUNFILES)/table4/sup-dtg/joint/features_test.npz \
+	    --baseline-features $(RUNFILES)/table4/sup-tsn/joint/features_test.npz
 
 ## make bench: every benchmark suite, JSON in runs/bench.json
 bench: $(STAMP)

@@ -273,7 +273,7 @@ def _silhouette(sums: np.ndarray, y: np.ndarray, counts: np.ndarray) -> float:
 
 
 def scores_from_similarity(sim: np.ndarray, labels, train_mask=None, *, k: int = 200,
-                           tau: float = 0.1) -> dict[str, float]:
+                           tau: float = 0.1, groups=None) -> dict[str, float]:
     """How well a cosine-similarity matrix separates the classes.
 
     Args:
@@ -281,6 +281,10 @@ def scores_from_similarity(sim: np.ndarray, labels, train_mask=None, *, k: int =
         labels: V integer labels.
         train_mask: V booleans: kNN uses the train videos as the bank and the others as
             queries; None: leave-one-out over all videos.
+        groups: V group ids (UCF101's ``gXX``: clips cut from one longer video). With
+            leave-one-out, a video's neighbours then exclude its own group (whose clips share
+            scene and actor and would inflate kNN accuracy); ignored with ``train_mask``,
+            whose split keeps groups apart already.
         k: kNN neighbours (default 200, clamped to the bank), tau: vote temperature (0.1),
             as the MoCo kNN monitor (ANCHORS.md "Metrics").
 
@@ -301,6 +305,10 @@ def scores_from_similarity(sim: np.ndarray, labels, train_mask=None, *, k: int =
         s = sim.copy()
         np.fill_diagonal(s, -np.inf)  # leave-one-out: a video is not its own neighbour
         kk = min(k, v - 1)
+        if groups is not None:
+            g = np.asarray(groups)
+            s[g[:, None] == g[None, :]] = -np.inf  # nor is any clip of its group
+            kk = min(kk, int(v - np.bincount(np.unique(g, return_inverse=True)[1]).max()))
     else:
         train_mask = np.asarray(train_mask, dtype=bool)
         q_idx, b_idx = np.flatnonzero(~train_mask), np.flatnonzero(train_mask)

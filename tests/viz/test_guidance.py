@@ -340,3 +340,23 @@ def test_widget_with_a_space_one_teacher_and_bad_presets():
         teacher_weights_widget(feats, labels, presets={"x": {"nobody": 1.0}})
     with pytest.raises(ValueError, match="2 weights for 3"):
         teacher_weights_widget(feats, labels, presets={"x": [0.5, 0.5]})
+
+
+def test_leave_one_out_excludes_the_own_group():
+    """Two near-identical clips per group: without groups the 1-NN is always the twin (100 %);
+    with groups the twin is excluded and the score is the loop reference's."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(12, 6))  # 12 groups, random directions, labels unrelated
+    x = np.repeat(base, 2, axis=0) + 0.01 * rng.normal(size=(24, 6))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    labels = np.repeat(rng.integers(0, 3, 12), 2)
+    groups = np.repeat(np.arange(12), 2)
+    sim = x @ x.T
+    assert scores_from_similarity(sim, labels, k=1)["nn1_acc"] == 100.0
+    got = scores_from_similarity(sim, labels, k=1, groups=groups)["nn1_acc"]
+    right = 0
+    for i in range(24):
+        cand = [j for j in range(24) if groups[j] != groups[i]]
+        right += labels[max(cand, key=lambda j: sim[i, j])] == labels[i]
+    assert got == pytest.approx(100.0 * right / 24)
+    assert got < 100.0
