@@ -17,6 +17,7 @@ Suites:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -112,8 +113,15 @@ def bench_loader(
     files = files or default_videos()
     records = [VideoRecord(path=f, label=0, video_id=i) for i, f in enumerate(files)]
     rows = []
+    if "torchcodec" not in backends and importlib.util.find_spec("torchcodec") is not None:
+        backends = (*backends, "torchcodec")  # measured when installed (issue 7)
     for backend in backends:
         rng = np.random.default_rng(0)
+        try:
+            open_video(files[0], backend).close()
+        except ImportError as err:  # an optional backend that cannot load: say why
+            rows.append({"backend": backend, "workers": None, "skipped": str(err)})
+            continue
 
         def raw() -> None:
             for i in range(clips):
@@ -313,7 +321,7 @@ def format_table(rows: list[dict]) -> str:
     """A plain-text table of ``rows`` (floats with 3 significant digits)."""
     if not rows:
         return "(no rows)"
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # every key, first-seen order
     cells = [[f"{r.get(c):.3g}" if isinstance(r.get(c), float) else str(r.get(c)) for c in cols]
              for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]

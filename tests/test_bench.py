@@ -30,3 +30,20 @@ def test_cli_writes_json(tmp_path):
     assert main(["bench", "queue", "--quick", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["suites"]["queue"][0]["K"] == 4096 and data["machine"]["cpus"]
+
+
+def test_loader_suite_reports_an_unusable_optional_backend(monkeypatch):
+    import dtgkit.data.video as V
+    from dtgkit.data.synth import sample_root
+
+    class Broken(V.VideoReader):
+        def __init__(self, path, verify="tail"):
+            raise ImportError("torchcodec is not usable here (no FFmpeg)")
+
+    monkeypatch.setattr(V, "TorchCodecReader", Broken)
+    files = sorted(str(p) for p in (sample_root() / "videos").rglob("*.mp4"))[:1]
+    rows = bench_loader(files, backends=("torchcodec",), workers=(0,), num_segments=2, size=16,
+                        clips=2, batch_size=1)
+    assert rows == [{"backend": "torchcodec", "workers": None,
+                     "skipped": "torchcodec is not usable here (no FFmpeg)"}]
+    assert "skipped" in format_table([{"backend": "decord", "workers": 0}, *rows])

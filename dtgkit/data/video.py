@@ -70,7 +70,7 @@ __all__ = [
     "probe_video",
 ]
 
-BACKENDS = ("auto", "decord", "pyav", "frames")
+BACKENDS = ("auto", "decord", "pyav", "torchcodec", "frames")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm")
 VERIFY_MODES = ("none", "tail", "full")
 #: mmaction2's rawframe naming, 1-based: img_00001.jpg, img_00002.jpg, ...
@@ -443,6 +443,54 @@ class DecordReader(VideoReader):
             self._fallback = None
 
 
+# ---------------------------------------------------------------------------------- torchcodec
+
+
+class TorchCodecReader(VideoReader):
+    """Reads frames with ``torchcodec.decoders.VideoDecoder(path, seek_mode="exact")
+    .get_frames_at`` (optional: torchcodec is not a dependency and needs FFmpeg's shared
+    libraries on the system; ``backend="torchcodec"`` says so when it cannot load)."""
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str, verify: str = "tail"):
+        super().__init__(path)
+        try:
+            from torchcodec.decoders import VideoDecoder
+        except Exception as err:  # ImportError, or RuntimeError/OSError: FFmpeg libraries missing
+            raise ImportError(f"torchcodec is not usable here ({_short(err)}); install it with "
+                              "`pip install torchcodec` and FFmpeg's shared libraries") from err
+        try:
+            self._dec = VideoDecoder(path, dimension_order="NHWC", seek_mode="exact")
+            meta = self._dec.metadata
+            self.num_frames = self.reported_frames = len(self._dec)
+            self.fps = float(meta.average_fps) if meta.average_fps else None
+            self.height, self.width = int(meta.height), int(meta.width)
+        except Exception as err:  # noqa: BLE001 - torchcodec raises RuntimeError/ValueError
+            self._dec = None
+            raise VideoDecodeError(path, f"torchcodec cannot read it ({_short(err, path)})") from err
+        if self.num_frames < 1:
+            raise VideoDecodeError(path, "no frame decodes (0 frames reported)")
+        self._verify(verify)
+
+    def _check_tail(self) -> None:
+        try:
+            self._dec.get_frames_at([self.num_frames - 1])
+        except Exception as err:  # noqa: BLE001 - count with PyAV, then clamp
+            self._lower_count(count_decodable_frames(self.path), f"torchcodec: {_short(err)}")
+
+    def _read(self, idx: np.ndarray) -> np.ndarray:
+        unique, inverse = np.unique(self._clamp(idx), return_inverse=True)
+        try:
+            frames = self._dec.get_frames_at(unique.tolist()).data.numpy()  # U x H x W x 3
+        except Exception as err:  # noqa: BLE001
+            raise VideoDecodeError(self.path, f"torchcodec: {_short(err)}") from err
+        return frames[inverse]
+
+    def close(self) -> None:
+        self._dec = None
+
+
 # ------------------------------------------------------------------------------ frame folders
 
 
@@ -528,7 +576,8 @@ def open_video(
 
     Args:
         path: a video file, or a folder of frames for ``backend="frames"``.
-        backend: ``"decord"`` (default), ``"pyav"``, ``"frames"``, or ``"auto"``: frames for a
+        backend: ``"decord"`` (default), ``"pyav"``, ``"torchcodec"`` (optional, when it is
+            installed with FFmpeg's libraries), ``"frames"``, or ``"auto"``: frames for a
             folder, else decord, falling back to PyAV when decord cannot open the file.
         verify: ``"tail"`` (default), ``"full"`` or ``"none"``: how hard to check that the
             reported frames decode (module docstring: frame-count policy). Video files only.
@@ -558,6 +607,8 @@ def open_video(
         return PyAVReader(path, verify=verify)
     if backend == "decord":
         return DecordReader(path, verify=verify)
+    if backend == "torchcodec":
+        return TorchCodecReader(path, verify=verify)
     try:  # auto
         return DecordReader(path, verify=verify)
     except (VideoDecodeError, ImportError) as err:

@@ -406,3 +406,19 @@ def test_cli_check_videos(video_folder, tmp_path, capsys):
     assert main(["check-videos", str(good_only), "--no-progress"]) == 0
     assert main(["check-videos", str(tmp_path / "nope")]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_torchcodec_backend_is_optional_and_agrees_with_pyav():
+    """torchcodec is not a dependency: without it (or without FFmpeg's shared libraries) the
+    backend says so; with it, frames match PyAV's up to colour-conversion rounding."""
+    path = os.path.join(SK_DIR, "bikes.mp4")
+    idx = [5, 0, 5, 40]
+    try:
+        reader = open_video(path, "torchcodec")
+    except ImportError as err:
+        assert "torchcodec is not usable here" in str(err) and "pip install torchcodec" in str(err)
+        return
+    with reader, open_video(path, "pyav") as ref:
+        assert (reader.num_frames, reader.height, reader.width) == (ref.num_frames, ref.height, ref.width)
+        got, want = reader.get_frames(idx).astype(int), ref.get_frames(idx).astype(int)
+    assert got.shape == want.shape and np.abs(got - want).mean() < 2.0
