@@ -36,6 +36,10 @@ WEIGHTINGS = ("uniform", "fixed", "offline", "online1", "online2")
 DATASETS = ("synth", "ucf101", "hmdb51", "list", "folders")
 
 
+#: ``dtgkit.data.video.BACKENDS`` (repeated here so that a config loads without the decoders;
+#: a test keeps the two equal)
+VIDEO_BACKENDS = ("auto", "decord", "pyav", "torchcodec", "frames")
+
 @dataclass
 class DataConfig:
     """Where the videos are and how clips are sampled (Sec. 3.1, TSN sampling)."""
@@ -49,7 +53,7 @@ class DataConfig:
     num_segments: int = 8           #: T, TSN segments per clip
     size: int = 224                 #: crop size in pixels
     pair_mode: str = "seq_seq_overlap"  #: one of PAIR_MODES (the paper's Table 2)
-    backend: str = "auto"           #: video backend: auto | decord | pyav | frames
+    backend: str = "auto"           #: video backend: auto | decord | pyav | torchcodec | frames
     num_workers: int = 4            #: DataLoader worker processes (decoding)
     fraction: float = 1.0           #: fraction of training videos used (data-efficiency study)
     test_clips: int = 1             #: clips per video at test time (scores averaged)
@@ -270,6 +274,8 @@ def validate(cfg: Config) -> Config:
         bad("data.dataset", f"{d.dataset!r} is not one of {DATASETS}")
     if d.pair_mode not in PAIR_MODES:
         bad("data.pair_mode", f"{d.pair_mode!r} is not one of {PAIR_MODES}")
+    if d.backend not in VIDEO_BACKENDS:
+        bad("data.backend", f"{d.backend!r} is not one of {VIDEO_BACKENDS}")
     if d.num_segments < 1:
         bad("data.num_segments", f"must be >= 1, got {d.num_segments}")
     if d.size < 16:

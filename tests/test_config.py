@@ -63,3 +63,14 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path):
 def test_impossible_configs_are_rejected_up_front(override, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
         resolve_config("ci-tiny", overrides=[override])
+
+
+def test_video_backends_match_the_video_module_and_are_checked():
+    from dtgkit.config import VIDEO_BACKENDS, get_preset, validate
+    from dtgkit.data.video import BACKENDS
+
+    assert VIDEO_BACKENDS == BACKENDS
+    cfg = get_preset("ci-tiny")
+    cfg.data.backend = "ffmpeg"
+    with pytest.raises(ValueError, match="data.backend"):
+        validate(cfg)
