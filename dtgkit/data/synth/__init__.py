@@ -1,0 +1,501 @@
+"""SynthActions: a procedural action world written as real videos in UCF101 layout.
+
+Real action datasets and most pretrained weights cannot be downloaded where dtgkit is built, so
+dtgkit ships a small world whose structure mirrors the paper's setting (DESIGN.md,
+"SynthActions"): articulated stick-figure actors (torso, head, two-segment arms and legs,
+optionally a held object) perform actions defined by limb motion over time, in front of animated
+scenes, filmed by a jittery camera with sensor noise. Videos are H.264 (or MPEG-4) files in
+UCF101 layout with ``classInd.txt`` / ``trainlist01.txt`` / ``testlist01.txt``, so the loader
+that reads real UCF101 reads this too. Still-image teacher tasks (ImageFolder layout) come from
+disjoint seeds: two still-action sets (the BU101 / Stanford40 analogues) and a scene set (the
+Places365 analogue).
+
+Class table (``CLASSES``; ``classes=N`` takes the first N rows, N <= 19; the default 10 hold 3
+motion-only and 3 appearance-only pairs):
+
+==  ============  =============  ========  ========  ==========================================
+#   class         motion         object    scene     note
+==  ============  =============  ========  ========  ==========================================
+1   Walk          gait 0.8 Hz    -         Street    motion-only pair with Run
+2   Run           gait 1.8 Hz    -         Street    same gait and amplitude, 2.25x cadence
+3   ThrowBall     throw          ball      Beach     overhead throw, ball flies off
+4   CatchBall     throw reversed ball      Beach     = ThrowBall played backwards
+5   ThrowFrisbee  throw          frisbee   Beach     = ThrowBall motion, other object
+6   CatchFrisbee  throw reversed frisbee   Beach     = ThrowFrisbee backwards
+7   Drink         hand to head   cup       Night     appearance-only pair with Phone
+8   Phone         hand to head   phone     Night     same motion, other object
+9   Wave          wave           -         Pool      raised forearm oscillates
+10  Jump          jump           -         Snow      crouch, take off, arms up
+11  SitDown       sit            - (chair) Gym       hip lowers onto a chair
+12  StandUp       sit reversed   - (chair) Gym       = SitDown backwards
+13  Clap          clap           -         Sky       hands meet in front (frontal view)
+14  Kick          kick           -         Meadow    one leg swings up
+15  Bend          bend           -         Snow      torso bends forward and back
+16  SpinLeft      spin           -         Sky       arms out, turns about the vertical
+17  SpinRight     spin reversed  -         Sky       = SpinLeft backwards
+18  SwingRacket   swing          racket    Meadow    horizontal one-arm swing
+19  SwingBat      swing          bat       Meadow    same swing, other object
+==  ============  =============  ========  ========  ==========================================
+
+``CONFUSABLE_PAIRS`` lists them as data. Motion-only pairs (Walk/Run, ThrowBall/CatchBall,
+ThrowFrisbee/CatchFrisbee, SitDown/StandUp, SpinLeft/SpinRight) have the same distribution of
+single frames and differ only in the order or rate of frames: a per-frame (image) model cannot
+tell them apart. Appearance-only pairs (ThrowBall/ThrowFrisbee, CatchBall/CatchFrisbee,
+Drink/Phone, SwingRacket/SwingBat) share the motion exactly and differ in the held object.
+The members of a pair share their preferred scene, so the scene gives no hint within a pair.
+
+Nuisances: 8 animated scenes (``SCENES``; each class prefers one with probability
+``scene_bias``, else uniform), actor colours and size, position, speed (``speed_range``),
+facing direction and yaw, action start time, camera jitter (``jitter`` px at 112 px) and
+Gaussian noise (``noise``). Videos come in groups ``gXX`` of ``clips_per_group`` clips sharing a
+setting (scene, actor appearance and size); the first ``test_groups`` groups of every class form
+the test split, like UCF101 split 1. Everything is a pure function of ``seed``: the same seed
+gives the same split files and the same decoded pixels.
+
+Still sets under ``root/stills`` (``train/`` and ``test/``, one folder per class):
+
+* ``action_a`` (BU101 analogue): one mid-action frame per image, the video class names,
+  other actor colours (pastel) and re-tinted scenes, ``still_sizes[0]`` px.
+* ``action_b`` (Stanford40 analogue): cartoon style (outlined figures, close-up actors, textured
+  backgrounds), ``still_sizes[1]`` px, labels that merge what no still can separate
+  (``ActionClass.still_label``: WalkRun, ThrowCatchBall, ...).
+* ``scenes`` (Places analogue): empty animated scenes at a random time, ``still_sizes[2]`` px.
+
+Layout: :mod:`~dtgkit.data.synth.world` (class table, scenes, parameters),
+:mod:`~dtgkit.data.synth.render` (motion, scenes, actor, camera) and this module (files,
+splits, still sets, ``ensure_synth``, ``dtgkit synth``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dtgkit.data.synth.render import (
+    _class_by_name,
+    _plan,
+    _render,
+    _scene_rgb,
+    _setting,
+    _texture_rgb,
+    render_clip,
+)
+from dtgkit.data.synth.world import (
+    _STREAM,
+    CLASSES,
+    CONFUSABLE_PAIRS,
+    FPS,
+    META_NAME,
+    SAMPLE_PARAMS,
+    SCENES,
+    SYNTH_VERSION,
+    ActionClass,
+    ConfusablePair,
+    SynthParams,
+    pairs_within,
+    select_classes,
+)
+
+__all__ = [
+    "CLASSES", "CONFUSABLE_PAIRS", "FPS", "META_NAME", "SAMPLE_PARAMS", "SCENES", "SYNTH_VERSION",
+    "ActionClass", "ConfusablePair", "SynthParams", "add_cli", "ensure_synth",
+    "generate_synth_actions", "load_meta", "pairs_within", "pick_codec", "render_clip",
+    "sample_root", "select_classes", "write_video",
+]
+
+# ----------------------------------------------------------------------------------- files
+def pick_codec() -> str:
+    """``libx264`` when PyAV can encode with it, else ``mpeg4``."""
+    import av
+
+    try:
+        av.codec.Codec("libx264", "w")
+        return "libx264"
+    except Exception:  # noqa: BLE001 - any failure means: not usable here
+        return "mpeg4"
+
+
+def write_video(
+    path: str | Path, frames: np.ndarray, codec: str = "libx264", crf: int = 23, fps: int = FPS
+) -> None:
+    """Encode uint8 T x H x W x 3 RGB frames (H, W even) as yuv420p mp4, single-threaded so
+    the bytes and pixels do not depend on scheduling."""
+    import av
+
+    _, H, W, _ = frames.shape
+    tmp = Path(str(path) + ".part.mp4")
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.codec_context.thread_count = 1
+        if codec == "libx264":
+            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+        else:
+            stream.bit_rate = 400_000
+        for f in frames:
+            for pkt in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            ):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+    os.replace(tmp, path)
+
+
+def _save_png(path: Path, img: np.ndarray) -> None:
+    from PIL import Image
+
+    Image.fromarray(img).save(path, compress_level=9)
+
+
+def _video_job(job: tuple) -> tuple[str, int]:
+    root, p, ci, g, c, codec = job
+    cls = CLASSES[ci]
+    st = _setting(
+        cls, np.random.default_rng([p.seed, _STREAM["videos"], ci, g]), p.scene_bias, "video"
+    )
+    rng = np.random.default_rng([p.seed, _STREAM["videos"], ci, g, c])
+    plan = _plan(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter)
+    frames = _render(plan, st, np.arange(p.frames), p.noise, rng)
+    rel = f"{cls.name}/v_{cls.name}_g{g:02d}_c{c:02d}.mp4"
+    write_video(Path(root) / "videos" / rel, frames, codec, p.crf)
+    return rel, g
+
+
+def _still_job(job: tuple) -> str:
+    root, p, kind, label, members, i, split = job
+    n_test = p.stills_per_class // 3
+    j = i if split == "train" else p.stills_per_class - n_test + i
+    rng = np.random.default_rng([p.seed, _STREAM[kind], _label_id(kind, label), j])
+    size = p.still_sizes[{"action_a": 0, "action_b": 1, "scenes": 2}[kind]]
+    if kind == "scenes":  # an empty scene at a random time, slightly shifted
+        st = _setting(CLASSES[0], rng, 0.0, "video")  # tint, phase, horizon
+        shift = rng.normal(0, 2, 2) / size
+        grid = (np.arange(size, dtype=np.float32) + 0.5) / size
+        X = (grid[None, None, :] - shift[0]).astype(np.float32)  # 1 x 1 x W
+        Y = (grid[None, :, None] - shift[1]).astype(np.float32)  # 1 x H x 1
+        t = np.full((1, 1, 1), rng.uniform(0, 20), np.float32)
+        img = _scene_rgb(label, X, Y, t, st)  # 1 x H x W x 3
+        img = img + np.float32(p.noise) * rng.standard_normal(img.shape, dtype=np.float32)
+        img = np.round(np.clip(img[0], 0, 1) * 255).astype(np.uint8)
+    else:
+        cls = _class_by_name(members[j % len(members)])
+        st = _setting(cls, rng, p.scene_bias, kind)
+        plan = _plan(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind)
+        pick = np.flatnonzero(plan["active"])
+        f = np.array([int(rng.choice(pick)) if len(pick) else 16])
+        backdrop = None
+        if kind == "action_b":
+            grid = (np.arange(size, dtype=np.float32) + 0.5) / size
+            backdrop = _texture_rgb(grid[None, :], grid[:, None], rng)
+        img = _render(plan, st, f, p.noise, rng, backdrop)[0]
+    rel = f"stills/{kind}/{split}/{label}/{label}_{j:04d}.png"
+    _save_png(Path(root) / rel, img)
+    return rel
+
+
+def _label_id(kind: str, label: str) -> int:
+    return sum(ord(ch) * (31**k) for k, ch in enumerate(label)) % (2**31)
+
+
+def _still_labels(kind: str, names: list[str]) -> dict[str, list[str]]:
+    if kind == "scenes":
+        return {s: [s] for s in SCENES}
+    if kind == "action_a":
+        return {n: [n] for n in names}
+    out: dict[str, list[str]] = {}
+    for n in names:
+        out.setdefault(_class_by_name(n).still_label or n, []).append(n)
+    return out
+
+
+def _run(fn, jobs: list, workers: int, progress: bool, desc: str) -> list:
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="file")
+    out = []
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers) as pool:
+            for r in pool.imap(fn, jobs, chunksize=4):
+                out.append(r), bar.update()
+    else:
+        for j in jobs:
+            out.append(fn(j)), bar.update()
+    bar.close()
+    return out
+
+
+def _meta_params(p: SynthParams) -> dict:
+    return json.loads(json.dumps(asdict(p)))
+
+
+def generate_synth_actions(
+    root: str | Path,
+    *,
+    classes: int = 10,
+    videos_per_class: int = 40,
+    frames: int = 32,
+    size: int = 112,
+    seed: int = 0,
+    stills_per_class: int = 60,
+    progress: bool = True,
+    workers: int | None = None,
+    **knobs: Any,
+) -> dict:
+    """Write the SynthActions world under ``root`` (videos, UCF101 split files, still sets).
+
+    Layout: ``root/videos/<Class>/v_<Class>_gXX_cYY.mp4``; ``root/splits/classInd.txt`` (1-based),
+    ``trainlist01.txt`` (``Class/v_..mp4 label``), ``testlist01.txt`` (paths only);
+    ``root/stills/{action_a,action_b,scenes}/{train,test}/<Class>/*.png``; ``root/synth_meta.json``
+    (params, class table, counts; written last, so its presence means the set is complete).
+
+    Args:
+        root: output folder. Folders written by an earlier SynthActions run are replaced; other
+            content is an error.
+        classes, videos_per_class, frames, size, seed, stills_per_class: see ``SynthParams``.
+        progress: show tqdm bars.
+        workers: processes for rendering/encoding; None = all CPUs up to 8. The output does
+            not depend on it (every file has its own seed).
+        **knobs: the other ``SynthParams`` fields (noise, speed_range, scene_bias, jitter,
+            clips_per_group, test_groups, still_sizes, crf).
+
+    Returns:
+        Summary dict: root, codec, seconds, class names, counts of train/test videos and stills.
+    """
+    unknown = set(knobs) - set(SynthParams.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown SynthActions parameter(s): {', '.join(sorted(unknown))}")
+    p = SynthParams(
+        classes=classes,
+        videos_per_class=videos_per_class,
+        frames=frames,
+        size=size,
+        seed=seed,
+        stills_per_class=stills_per_class,
+        **knobs,
+    )
+    p.speed_range, p.still_sizes = tuple(p.speed_range), tuple(p.still_sizes)
+    p.validate()
+    root = Path(root)
+    if workers is None:
+        workers = min(8, os.cpu_count() or 1)
+    start = time.perf_counter()
+    _prepare(root)
+    codec, names = pick_codec(), [c.name for c in select_classes(p.classes)]
+    for n in names:
+        (root / "videos" / n).mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (str(root), p, ci, v // p.clips_per_group + 1, v % p.clips_per_group + 1, codec)
+        for ci in range(p.classes)
+        for v in range(p.videos_per_class)
+    ]
+    vids = _run(_video_job, jobs, workers, progress, "synth videos")
+    test_groups = p.num_test_groups
+    (root / "splits").mkdir(exist_ok=True)
+    _write_lines(root / "splits" / "classInd.txt", [f"{i + 1} {n}" for i, n in enumerate(names)])
+    label = {n: i + 1 for i, n in enumerate(names)}
+    train = [f"{rel} {label[rel.split('/')[0]]}" for rel, g in vids if g > test_groups]
+    test = [rel for rel, g in vids if g <= test_groups]
+    _write_lines(root / "splits" / "trainlist01.txt", train)
+    _write_lines(root / "splits" / "testlist01.txt", test)
+    stills: dict[str, dict] = {}
+    n_test = p.stills_per_class // 3
+    sjobs = []
+    for kind in ("action_a", "action_b", "scenes"):
+        labels = _still_labels(kind, names)
+        for split, n in (("train", p.stills_per_class - n_test), ("test", n_test)):
+            for lab, members in labels.items():
+                if n:  # no empty class folders: ImageFolder readers reject them
+                    (root / "stills" / kind / split / lab).mkdir(parents=True, exist_ok=True)
+                sjobs += [(str(root), p, kind, lab, members, i, split) for i in range(n)]
+        stills[kind] = {
+            "classes": list(labels),
+            "train": len(labels) * (p.stills_per_class - n_test),
+            "test": len(labels) * n_test,
+            "size": p.still_sizes[("action_a", "action_b", "scenes").index(kind)],
+        }
+    if p.stills_per_class > 0:
+        _run(_still_job, sjobs, workers, progress, "synth stills")
+    meta = {
+        "version": SYNTH_VERSION,
+        "params": _meta_params(p),
+        "codec": codec,
+        "fps": FPS,
+        "classes": [asdict(c) for c in select_classes(p.classes)],
+        "confusable_pairs": [asdict(q) for q in pairs_within(names)],
+        "scenes": list(SCENES),
+        "counts": {
+            "train": len(train),
+            "test": len(test),
+            "groups": p.num_groups,
+            "test_groups": test_groups,
+        },
+        "stills": stills,
+    }
+    (root / META_NAME).write_text(json.dumps(meta, indent=1) + "\n")
+    (root / ".synth_incomplete").unlink(missing_ok=True)
+    return {
+        "root": str(root),
+        "codec": codec,
+        "seconds": round(time.perf_counter() - start, 1),
+        "cached": False,
+        "classes": names,
+        "train": len(train),
+        "test": len(test),
+        "stills": {k: {"train": v["train"], "test": v["test"]} for k, v in stills.items()},
+    }
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def _prepare(root: Path) -> None:
+    """Clear what an earlier run wrote; refuse to mix with foreign content."""
+    ours = ("videos", "splits", "stills")
+    marker = root / ".synth_incomplete"
+    if (root / META_NAME).exists() or marker.exists():
+        for d in ours:
+            shutil.rmtree(root / d, ignore_errors=True)
+        (root / META_NAME).unlink(missing_ok=True)
+    else:
+        for d in ours:
+            if (root / d).exists() and any((root / d).iterdir()):
+                raise ValueError(
+                    f"{root / d} exists and was not written by `dtgkit synth` "
+                    f"(no {META_NAME}); choose an empty folder"
+                )
+    root.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+
+
+def load_meta(root: str | Path) -> dict | None:
+    """The ``synth_meta.json`` of a complete SynthActions folder, or None."""
+    path = Path(root) / META_NAME
+    if not path.exists() or (Path(root) / ".synth_incomplete").exists():
+        return None
+    return json.loads(path.read_text())
+
+
+def ensure_synth(root: str | Path, *, verbose: bool = True, **kw: Any) -> dict:
+    """Generate SynthActions under ``root`` unless a complete set with the same params (and the
+    same ``SYNTH_VERSION``) is there.
+
+    Args:
+        root: output folder.
+        verbose: print which was used (cached or generated).
+        **kw: arguments of ``generate_synth_actions``.
+
+    Returns:
+        The summary dict, with ``cached`` True when the existing files were used.
+    """
+    run_kw = {k: kw.pop(k) for k in ("progress", "workers") if k in kw}
+    p = SynthParams(**kw)
+    p.speed_range, p.still_sizes = tuple(p.speed_range), tuple(p.still_sizes)
+    p.validate()
+    meta = load_meta(root)
+    if (
+        meta is not None
+        and meta.get("version") == SYNTH_VERSION
+        and meta["params"] == _meta_params(p)
+    ):
+        if verbose:
+            print(f"SynthActions: using cached set at {root} ({META_NAME} params match)")
+        c = meta["counts"]
+        return {
+            "root": str(root),
+            "codec": meta["codec"],
+            "seconds": 0.0,
+            "cached": True,
+            "classes": [x["name"] for x in meta["classes"]],
+            "train": c["train"],
+            "test": c["test"],
+            "stills": {
+                k: {"train": v["train"], "test": v["test"]} for k, v in meta["stills"].items()
+            },
+        }
+    if verbose:
+        why = "no complete set" if meta is None else "params or SYNTH_VERSION differ"
+        print(f"SynthActions: generating at {root} ({why})")
+    return generate_synth_actions(root, **asdict(p), **run_kw)
+
+
+def sample_root() -> Path:
+    """Absolute path of the committed sample ``data_samples/synth`` in the repository."""
+    return Path(__file__).resolve().parents[3] / "data_samples" / "synth"
+
+
+# ----------------------------------------------------------------------------------- CLI
+def add_cli(subparsers: Any) -> None:
+    """Add ``dtgkit synth ROOT [...]``."""
+    d = SynthParams()
+    sp = subparsers.add_parser(
+        "synth",
+        help="generate the SynthActions world (videos + stills)",
+        description=generate_synth_actions.__doc__.split("\n")[0],
+    )
+    sp.add_argument("root", help="output folder")
+    sp.add_argument(
+        "--classes", type=int, default=d.classes, help=f"1..{len(CLASSES)} (default %(default)s)"
+    )
+    sp.add_argument("--videos-per-class", type=int, default=d.videos_per_class)
+    sp.add_argument("--frames", type=int, default=d.frames)
+    sp.add_argument("--size", type=int, default=d.size, help="even (default %(default)s)")
+    sp.add_argument("--seed", type=int, default=d.seed)
+    sp.add_argument("--stills-per-class", type=int, default=d.stills_per_class)
+    sp.add_argument("--clips-per-group", type=int, default=d.clips_per_group)
+    sp.add_argument("--test-groups", type=int, default=None, help="default: 28%% of the groups")
+    sp.add_argument("--noise", type=float, default=d.noise)
+    sp.add_argument(
+        "--speed-range", type=float, nargs=2, default=d.speed_range, metavar=("LO", "HI")
+    )
+    sp.add_argument("--scene-bias", type=float, default=d.scene_bias)
+    sp.add_argument("--jitter", type=float, default=d.jitter)
+    sp.add_argument(
+        "--still-sizes", type=int, nargs=3, default=d.still_sizes, metavar=("A", "B", "SCENES")
+    )
+    sp.add_argument("--crf", type=int, default=d.crf)
+    sp.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes (default: all CPUs up to 8; output does not depend on it)",
+    )
+    sp.add_argument("--force", action="store_true", help="regenerate even if a matching set exists")
+    sp.add_argument("--no-progress", action="store_true")
+    sp.set_defaults(func=_cli_synth)
+
+
+def _cli_synth(args: argparse.Namespace) -> int:
+    kw = {
+        "classes": args.classes,
+        "videos_per_class": args.videos_per_class,
+        "frames": args.frames,
+        "size": args.size,
+        "seed": args.seed,
+        "stills_per_class": args.stills_per_class,
+        "clips_per_group": args.clips_per_group,
+        "test_groups": args.test_groups,
+        "noise": args.noise,
+        "speed_range": tuple(args.speed_range),
+        "scene_bias": args.scene_bias,
+        "jitter": args.jitter,
+        "still_sizes": tuple(args.still_sizes),
+        "crf": args.crf,
+    }
+    run = {"progress": not args.no_progress, "workers": args.workers}
+    if args.force:
+        summary = generate_synth_actions(args.root, **kw, **run)
+    else:
+        summary = ensure_synth(args.root, **kw, **run)
+    print(json.dumps(summary))
+    return 0
