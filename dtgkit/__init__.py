@@ -23,8 +23,9 @@ _EXPORTS = {
                              "PAIR_MODES", "pair_statistics"],
     "dtgkit.data.video": ["open_video", "VideoDecodeError"],
     "dtgkit.data.check_videos": ["check_videos"],
-    "dtgkit.data.datasets": ["VideoRecord", "load_ucf101", "load_hmdb51", "load_list_file",
-                             "load_class_folders", "load_records", "ClipDataset", "PairDataset"],
+    "dtgkit.data.splits": ["VideoRecord", "load_ucf101", "load_hmdb51", "load_list_file",
+                           "load_class_folders", "load_records"],
+    "dtgkit.data.datasets": ["ClipDataset", "PairDataset"],
     "dtgkit.data.transforms": ["clip_transform", "to_clip_tensor"],
     "dtgkit.models.students": ["create_student", "list_students", "register_student",
                                "StudentClassifier", "inflate_2d_to_3d"],
@@ -44,7 +45,7 @@ _MODULES = {"weighting": "dtgkit.dtg.weighting", "widgets": "dtgkit.widgets",
             "figures": "dtgkit.viz.figures"}
 _WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
 
-__all__ = sorted([*_WHERE, *_MODULES])
+__all__ = sorted([*_WHERE, *_MODULES])  # noqa: PLE0605 - built from the export table
 
 
 def __getattr__(name: str):

@@ -40,9 +40,21 @@ from typing import Any
 from dtgkit import experiments as X
 from dtgkit.config import Config, validate
 
-__all__ = ["CLAIMS", "SUITES", "ablation_config", "add_cli", "check_claims", "claims_markdown",
-           "load_suite", "paired_difference", "verdict", "plot_suite", "publish_run_files",
-           "run_suite", "suite_arms"]
+__all__ = [
+    "CLAIMS",
+    "SUITES",
+    "ablation_config",
+    "add_cli",
+    "check_claims",
+    "claims_markdown",
+    "load_suite",
+    "paired_difference",
+    "plot_suite",
+    "publish_run_files",
+    "run_suite",
+    "suite_arms",
+    "verdict",
+]
 
 #: where ``dtgkit ablate`` writes its tables (relative to the repository root)
 RESULTS = Path("notebooks/results")

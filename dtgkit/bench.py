@@ -25,8 +25,8 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -123,7 +123,7 @@ def bench_loader(
             rows.append({"backend": backend, "workers": None, "skipped": str(err)})
             continue
 
-        def raw() -> None:
+        def raw(backend=backend, rng=rng) -> None:
             for i in range(clips):
                 with open_video(files[i % len(files)], backend) as reader:
                     reader.get_frames(tsn_indices(reader.num_frames, num_segments, train=True, rng=rng))
@@ -180,7 +180,7 @@ def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int =
 
 
 # ----------------------------------------------------------------------- teachers / step
-def _synth_cache(spec: str, size: int, tmp: str) -> tuple[list[str], "object"]:
+def _synth_cache(spec: str, size: int, tmp: str) -> tuple[list[str], object]:
     """Cache ``spec``'s features for the committed SynthActions sample into ``tmp``."""
     from dtgkit.data.synth import sample_root
     from dtgkit.models.teacher_cache import CachedGuidance, cache_teacher_features
@@ -325,7 +325,7 @@ def format_table(rows: list[dict]) -> str:
     cells = [[f"{r.get(c):.3g}" if isinstance(r.get(c), float) else str(r.get(c)) for c in cols]
              for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))  # noqa: E731
+    line = lambda vals: "  ".join(v.rjust(w) for v, w in zip(vals, widths))
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)])
 
 

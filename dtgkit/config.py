@@ -156,7 +156,7 @@ class Config:
 # --------------------------------------------------------------------- building
 def _from_dict(cls, data: dict[str, Any], where: str):
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")  # noqa: TRY004 - a config error
     known = {f.name: f for f in fields(cls)}
     kwargs = {}
     for key, value in data.items():
@@ -194,7 +194,7 @@ def load_config(path: str | os.PathLike, base: Config | None = None) -> Config:
     with open(path, encoding="utf-8") as fh:
         data = yaml.safe_load(fh) or {}
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+        raise ValueError(f"{path}: expected a mapping of sections, got {type(data).__name__}")  # noqa: TRY004
     config_from_dict(data, where=str(path))  # names unknown keys against the file itself
     if data.get("preset"):
         base = get_preset(data["preset"])

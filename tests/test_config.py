@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from dtgkit.config import (Config, apply_overrides, get_preset, list_presets, load_config,
-                           resolve_config, validate)
+from dtgkit.config import (
+    Config,
+    apply_overrides,
+    get_preset,
+    list_presets,
+    load_config,
+    resolve_config,
+    validate,
+)
 
 
 def test_paper_presets_carry_paper_hyperparameters():

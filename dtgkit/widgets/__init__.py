@@ -10,10 +10,18 @@ its container with extra attributes so tests (and users) can drive it without a 
 from __future__ import annotations
 
 from dtgkit.widgets.sampling import sampling_explorer, sampling_explorer_state
-from dtgkit.widgets.training import (geometry_stepper, geometry_stepper_state, queue_explorer,
-                                     queue_explorer_state)
-from dtgkit.widgets.weights import (CUSTOM, rebalance_weights, teacher_weights_state,
-                                    teacher_weights_widget)
+from dtgkit.widgets.training import (
+                                     geometry_stepper,
+                                     geometry_stepper_state,
+                                     queue_explorer,
+                                     queue_explorer_state,
+)
+from dtgkit.widgets.weights import (
+                                     CUSTOM,
+                                     rebalance_weights,
+                                     teacher_weights_state,
+                                     teacher_weights_widget,
+)
 
 __all__ = ["CUSTOM", "geometry_stepper", "geometry_stepper_state", "queue_explorer",
            "queue_explorer_state", "rebalance_weights", "sampling_explorer",

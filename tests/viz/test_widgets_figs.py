@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtgkit.viz import geometry as G
 from dtgkit.widgets import (
     geometry_stepper,
     geometry_stepper_state,
     queue_explorer,
     queue_explorer_state,
 )
-from dtgkit.viz import geometry as G
 
 
 def test_stepper_state_reads_the_traces():
