@@ -1,4 +1,5 @@
-"""DTG-Net (Sec. 3) and the two baselines that share its code: DistInit [13] and MoCo [16].
+"""DTG-Net (Sec. 3); its baselines DistInit [13] and MoCo [16] share this code
+(:mod:`dtgkit.dtg.baselines`), and :func:`create_method` builds any of them by name.
 
 One training step of self-supervised DTG-Net (Fig. 1), for a batch of N videos:
 
@@ -19,7 +20,6 @@ something: ``loss``, ``acc``, ``pos_sim``, ``neg_sim``, ``hard_neg_sim``, ``queu
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dtgkit.dtg import weighting as W
-from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_logits, info_nce_loss
+from dtgkit.dtg.losses import info_nce_logits, info_nce_loss
 from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
 
 DEFAULT_K = 2048  # paper: "K is smaller than the total training samples" (Sec. 3.4), no value
@@ -387,201 +387,6 @@ class DTGNet(_TeacherGuided):
         return diag
 
 
-class DistInitNet(_TeacherGuided):
-    """DistInit baseline [13]: fit each sample's student output to the teachers', no negatives.
-
-    "the Dist Init fits the anchor feature representation R_anchor into the teacher feature
-    representation R_guidance with L1 loss or cross-entropy loss" (Sec. 3.3, Fig. 2).
-
-    Args:
-        student: the video network to train.
-        teachers: name -> frozen teacher (or feature dim / class count with cached inputs).
-        heads: name -> head. ``loss="l1"``: ``feat_dim -> D_k`` projection (default
-            ``ProjectionHead``). ``loss="soft_ce"``: ``feat_dim -> C_k`` classifier (default
-            ``nn.Linear``, C_k from the teacher's ``num_classes``).
-        loss: ``"l1"`` (:func:`distinit_l1`) or ``"soft_ce"`` (:func:`distinit_soft_ce`; the
-            teacher's clip logits are the mean over frames of ``teacher.classify``).
-        T: soft cross-entropy temperature (default 1.0).
-        weights: M teacher weights (default uniform).
-
-    The teacher sees ``guidance_clip`` when given, else the anchor clip (DistInit's own set-up:
-    both networks see the same frames). Passing the pair's second view makes DistInit differ
-    from DTG only in its loss, the comparison of Fig. 2.
-    """
-
-    def __init__(
-        self,
-        student: nn.Module,
-        teachers: Mapping[str, nn.Module | int],
-        heads: nn.ModuleDict | None = None,
-        *,
-        loss: str = "l1",
-        T: float = 1.0,
-        weights: Sequence[float] | None = None,
-    ) -> None:
-        super().__init__(student, teachers)
-        if loss not in ("l1", "soft_ce"):
-            raise ValueError(f"DistInit loss must be 'l1' or 'soft_ce', got {loss!r}")
-        self.loss, self.T = loss, float(T)
-        if heads is None:
-            heads = nn.ModuleDict()
-            for k in self.names:
-                key = module_key(k)
-                if loss == "l1":
-                    heads[key] = _projection_head(int(student.feat_dim), self.teacher_dims[k])
-                else:
-                    n_cls = getattr(self.teachers[key], "num_classes", None) \
-                        if key in self.teachers else self.teacher_dims[k]
-                    if not n_cls:
-                        raise ValueError(f"teacher {k!r} has no .num_classes: pass heads")
-                    heads[key] = nn.Linear(int(student.feat_dim), int(n_cls))
-        expected = sorted(module_key(k) for k in self.names)
-        if sorted(module_key(k) for k in heads) != expected:
-            raise ValueError(f"heads keys {sorted(heads)} must be {expected}")
-        self.heads = heads
-        M = len(self.names)
-        self.register_buffer("static_weights", (W.uniform(M) if weights is None
-                                                else W.fixed(weights)).float())  # M
-
-    @staticmethod
-    def _clip_logits(teacher: nn.Module, clip: torch.Tensor) -> torch.Tensor:
-        """Teacher class logits of a clip: mean over its T frames of ``teacher.classify``."""
-        if not hasattr(teacher, "classify"):
-            raise ValueError(f"teacher {getattr(teacher, 'name', type(teacher).__name__)!r} has "
-                             "no classifier (.classify) for DistInit soft_ce")
-        N, T = clip.shape[:2]
-        logits = teacher.classify(clip.flatten(0, 1))  # (N*T) x C
-        return logits.view(N, T, -1).mean(dim=1)  # N x C
-
-    def forward(
-        self,
-        anchor_clip: torch.Tensor | None,
-        guidance_clip: torch.Tensor | None = None,
-        *,
-        guidance_feats: Mapping[str, torch.Tensor] | None = None,
-        video_ids: torch.Tensor | None = None,
-        groups: torch.Tensor | None = None,
-        step: int | None = None,
-        anchor_feats: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Same call as :meth:`DTGNet.forward`; ``guidance_feats`` are logits for soft_ce."""
-        s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
-        clip = anchor_clip if guidance_clip is None else guidance_clip
-        run = self._clip_logits if self.loss == "soft_ce" else None
-        t = self._guidance(clip, guidance_feats, s.shape[0], run)  # k: N x D_k (or N x C_k)
-        w = self.static_weights.to(s.dtype)  # M
-        diag, total = {}, s.new_zeros(())
-        for i, k in enumerate(self.names):
-            p_k = self.heads[module_key(k)](s)  # p_k: N x D_k (or N x C_k)
-            t_k = t[k].to(p_k.dtype)  # t_k: same
-            if self.loss == "l1":
-                l_k = distinit_l1(p_k, t_k)  # 0-d
-                diag[f"pos_sim/{k}"] = F.cosine_similarity(p_k, t_k, dim=1).mean().detach()
-            else:
-                l_k = distinit_soft_ce(p_k, t_k, self.T)  # 0-d
-                diag[f"acc/{k}"] = (p_k.argmax(1) == t_k.argmax(1)).float().mean()  # agreement
-            total = total + w[i] * l_k
-            diag[f"loss/{k}"] = l_k.detach()
-            diag[f"weight/{k}"] = w[i].detach()
-        diag["loss"] = total.detach()
-        key = "pos_sim" if self.loss == "l1" else "acc"
-        diag[key] = torch.stack([diag[f"{key}/{k}"] for k in self.names]).mean()
-        return total, diag
-
-
-class MoCoVideoNet(nn.Module):
-    """Teacher-free baseline: MoCo [16] on the same video pairs, the key encoder a momentum copy.
-
-    The query is the student's projected anchor, the key the momentum encoder's projected
-    guidance clip; same queue class and InfoNCE as DTG-Net, so the only difference from DTG is
-    who encodes the guidance view.
-
-    Args:
-        student: the video network to train (``.feat_dim``).
-        dim: projection dim (default 128, MoCo).
-        K: queue size (default 2048; MoCo 65536 is larger than UCF101).
-        m: momentum of the key encoder, ``theta_k <- m theta_k + (1 - m) theta_q`` (0.999).
-        tau: temperature (default 0.07, MoCo v1).
-        head: query projection head (default ``ProjectionHead(feat_dim, dim)``).
-        mask: queue negative masking ``"none"`` / ``"video"`` / ``"group"``.
-        key_bn_splits: the key batch is shuffled and encoded in this many chunks, MoCo's
-            shuffle-BN on one device, so BatchNorm statistics cannot leak the positive
-            (default 2; one chunk when the batch is smaller than 2 per chunk).
-    """
-
-    def __init__(
-        self,
-        student: nn.Module,
-        dim: int = 128,
-        K: int = DEFAULT_K,
-        m: float = 0.999,
-        tau: float = DEFAULT_TAU,
-        *,
-        head: nn.Module | None = None,
-        mask: str = "none",
-        key_bn_splits: int = 2,
-    ) -> None:
-        super().__init__()
-        self.m, self.tau, self.key_bn_splits = float(m), float(tau), int(key_bn_splits)
-        self.student = student
-        self.head = head if head is not None else _projection_head(int(student.feat_dim), dim)
-        self.key_student = copy.deepcopy(student).requires_grad_(False)
-        self.key_head = copy.deepcopy(self.head).requires_grad_(False)
-        self.queue = GuidanceQueue(dim, K, mask=mask)
-
-    def trainable_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters of the student and its head (not the momentum encoder)."""
-        yield from self.student.parameters()
-        yield from self.head.parameters()
-
-    @torch.no_grad()
-    def momentum_update(self) -> None:
-        """``theta_k <- m * theta_k + (1 - m) * theta_q`` for the student and the head."""
-        pairs = list(zip(self.student.parameters(), self.key_student.parameters())) + list(
-            zip(self.head.parameters(), self.key_head.parameters()))
-        for p_q, p_k in pairs:
-            p_k.mul_(self.m).add_(p_q.detach(), alpha=1.0 - self.m)
-
-    @torch.no_grad()
-    def _keys(self, clip: torch.Tensor) -> torch.Tensor:
-        N = clip.shape[0]
-        splits = self.key_bn_splits if N >= 2 * self.key_bn_splits else 1
-        perm = torch.randperm(N, device=clip.device)  # N
-        k = torch.cat([self.key_head(self.key_student(c))
-                       for c in clip[perm].chunk(splits)], dim=0)  # k: N x dim (shuffled)
-        out = torch.empty_like(k)  # N x dim
-        out[perm] = k  # unshuffle
-        return F.normalize(out, dim=1)  # N x dim
-
-    def forward(
-        self,
-        anchor_clip: torch.Tensor | None,
-        guidance_clip: torch.Tensor | None = None,
-        *,
-        guidance_feats: Mapping[str, torch.Tensor] | None = None,
-        video_ids: torch.Tensor | None = None,
-        groups: torch.Tensor | None = None,
-        step: int | None = None,
-        anchor_feats: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Same call as :meth:`DTGNet.forward` (``guidance_feats`` is not allowed: no teacher)."""
-        if guidance_feats is not None or guidance_clip is None:
-            raise ValueError("MoCoVideoNet needs guidance_clip (its key encoder is a momentum "
-                             "copy of the student; cached teacher features do not apply)")
-        s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
-        q_feat = self.head(s)  # q: N x dim
-        if self.training:
-            self.momentum_update()
-        k_feat = self._keys(guidance_clip)  # k: N x dim
-        mask = self.queue.negative_mask(video_ids, groups)  # N x K or None
-        logits = info_nce_logits(q_feat, k_feat, self.queue.feats, self.tau, mask)  # N x (1+K)
-        loss = info_nce_loss(logits)  # 0-d
-        stats = contrast_stats(logits, self.tau, neg_mask=mask, valid=self.queue.valid_mask())
-        diag = {"loss": loss.detach(), **stats}
-        self.queue.enqueue(k_feat, video_ids, groups, step)  # after the logits
-        return loss, DTGNet._queue_diag(diag, self.queue, step)
-
-
 def create_method(
     name: str,
     student: nn.Module,
@@ -601,6 +406,8 @@ def create_method(
         an nn.Module whose ``forward(anchor, guidance, ...)`` returns ``(loss, diagnostics)``
         and with ``trainable_parameters()``.
     """
+    from dtgkit.dtg.baselines import DistInitNet, MoCoVideoNet  # they build on this module
+
     if name == "moco":
         return MoCoVideoNet(student, **cfg)
     if name not in METHODS:
