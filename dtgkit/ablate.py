@@ -177,12 +177,12 @@ def _student_takes_init(student: str) -> bool:
 
 
 def ablation_config(args: argparse.Namespace) -> Config:
-    """The budget (same knobs as ``dtgkit demo``), logging every step (``run.log_every=1``,
-    unless set) so that Figure 3 has a point per step of the short runs."""
+    """The budget (same knobs as ``dtgkit demo``); the default CPU budget logs every step
+    (``run.log_every=1``, unless set) so that Figure 3 has a point per step of its short runs."""
     from dtgkit.demo import demo_config
 
     cfg = demo_config(args)
-    if not any(o.replace(" ", "").startswith("run.log_every=") for o in args.overrides):
+    if not getattr(args, "preset", "") and not any(o.replace(" ", "").startswith("run.log_every=") for o in args.overrides):
         cfg.run.log_every = 1
     return cfg
 
@@ -205,6 +205,7 @@ def run_suite(args: argparse.Namespace, say: Callable[[str], None] | None = None
 
     teachers = X.ensure_teachers(quick=args.quick, work_dir=Path(args.out) / "teachers",
                                  size=teacher_size(args, cfg), progress=cfg.run.progress, say=say)
+    teachers.update(parse_teacher_roles(args.teacher))
     cfg.dtg.teachers = [teachers["imagenet"]]
     validate(cfg)
     arms = suite_arms(args.suite, teachers, cfg, imagenet_init=args.imagenet_init)
@@ -234,6 +235,19 @@ def run_suite(args: argparse.Namespace, say: Callable[[str], None] | None = None
         f"copied to {results / 'run_files' / args.suite}")
     print(X.markdown_table(summary, metrics))
     return {"rows": rows, "summary": summary, "csv": csv_path, "md": str(md_path), "resources": res}
+
+
+def parse_teacher_roles(items: list[str]) -> dict[str, str]:
+    """``--teacher ROLE=SPEC`` values -> {role: spec}; roles are those of
+    :data:`dtgkit.experiments.ROLE_ORDER` (imagenet, scenes, action_a, action_b)."""
+    out = {}
+    for item in items:
+        role, sep, spec = item.partition("=")
+        if not sep or not spec or role not in X.ROLE_ORDER:
+            raise ValueError(f"--teacher {item!r}: expected ROLE=SPEC with ROLE one of "
+                             f"{', '.join(X.ROLE_ORDER)}")
+        out[role] = spec
+    return out
 
 
 def publish_run_files(rows: list[dict], dest: str | Path, *, seed: int = 0,
@@ -506,8 +520,12 @@ def _argv(args: argparse.Namespace) -> list[str]:
         v = getattr(args, flag)
         if v:
             out += [f"--{flag.replace('_', '-')}", str(v)]
+    if getattr(args, "preset", ""):
+        out += ["--preset", args.preset]
     for o in args.overrides:
         out += ["--set", o]
+    for t in getattr(args, "teacher", []):
+        out += ["--teacher", t]
     return out
 
 
@@ -549,6 +567,12 @@ def add_cli(subparsers) -> None:
     p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")
     p.add_argument("--results", default="notebooks/results", help="CSV / markdown folder (default %(default)s)")
+    p.add_argument("--preset", default="", help="the budget's preset (default cpu-demo; e.g. "
+                   "paper-ucf101-tsn-r18 with --set data.root=... on a GPU machine)")
+    p.add_argument("--teacher", action="append", default=[], metavar="ROLE=SPEC",
+                   help="the teacher of a role (imagenet, scenes, action_a, action_b), e.g. "
+                        "scenes=places365:resnet18@/w/resnet18_places365.pth.tar; default: the "
+                        "ImageNet Lite0 and the committed SynthActions teachers")
     p.add_argument("--imagenet-init", default="", metavar="FILE",
                    help="table1: a 2D ImageNet state dict for the student's backbone (e.g. torchvision "
                         "resnet18 weights); without it the ImageNet-init row is skipped with a reason")

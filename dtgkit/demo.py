@@ -63,8 +63,9 @@ def demo_arms(teachers: dict[str, str], offline_source: str = "teacher-knn") -> 
 
 
 def demo_config(args: argparse.Namespace) -> Config:
-    """The budget: ``cpu-demo`` (or ``ci-tiny`` with ``--quick``) plus the budget knobs."""
-    cfg = get_preset("ci-tiny" if args.quick else "cpu-demo")
+    """The budget: ``cpu-demo`` (or ``ci-tiny`` with ``--quick``, or ``--preset`` where the
+    command has it) plus the budget knobs."""
+    cfg = get_preset(getattr(args, "preset", "") or ("ci-tiny" if args.quick else "cpu-demo"))
     if args.quick and not args.data_root:
         from dtgkit.data.synth import sample_root
 

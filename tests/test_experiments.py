@@ -234,3 +234,17 @@ def test_claims_are_checked_per_seed(tmp_path):
     assert main(["ablate", "--claims", "--results", str(tmp_path)]) == 0
     assert "| table2 | overlapping sequences beat disjoint ones |" in (tmp_path / "claims.md").read_text()
     assert main(["ablate", "--claims", "--results", str(tmp_path / "none")]) != 0
+
+
+def test_ablate_teacher_roles_and_preset_flags():
+    from dtgkit.ablate import ablation_config, parse_teacher_roles
+
+    assert parse_teacher_roles(["scenes=places365:resnet18@/w.pth", "imagenet=tiny"]) == {
+        "scenes": "places365:resnet18@/w.pth", "imagenet": "tiny"}
+    for bad in (["scenes"], ["objects=tiny"], ["scenes="]):
+        with pytest.raises(ValueError, match="ROLE=SPEC"):
+            parse_teacher_roles(bad)
+    cfg = ablation_config(_parse(["ablate", "--suite", "table3", "--preset", "paper-ucf101-tsn-r18",
+                                  "--set", "data.root=/data/ucf101"]))
+    assert cfg.preset == "paper-ucf101-tsn-r18" and cfg.pretrain.epochs == 600
+    assert cfg.data.root == "/data/ucf101" and cfg.run.log_every == 10  # the preset's
