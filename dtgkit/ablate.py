@@ -295,6 +295,18 @@ def load_suite(suite: str, results: str | Path = RESULTS) -> tuple[list[dict], l
     return rows, X.summarise(rows, SUITE_METRICS[suite])
 
 
+def _chance(run_files: Path) -> float | None:
+    """100 / classes, read from a published ``results.json`` of the suite (None if none)."""
+    for path in sorted(run_files.glob("*/*/results.json")):
+        try:
+            n = json.loads(path.read_text()).get("num_classes")
+        except (OSError, ValueError):
+            continue
+        if n:
+            return 100.0 / int(n)
+    return None
+
+
 def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
     """A suite's results as a figure: grouped bars (mean, std over seeds as error bars) or, for
     ``efficiency``, fine-tune and kNN accuracy against the fraction of pre-training videos and
@@ -308,9 +320,10 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
     rows, summary = load_suite(suite, results)
     n_seeds = len({r["seed"] for r in rows})
     title = f"{SUITE_TITLES[suite]} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+    chance = _chance(Path(results) / "run_files" / suite)
     if suite != "efficiency":
         shown = metrics or [m for m in SUITE_METRICS[suite] if m != "acc5"]
-        return X.plot_accuracy_bars(summary, shown, title=title)
+        return X.plot_accuracy_bars(summary, shown, title=title, chance=chance)
     from dtgkit.viz.plots import new_figure
 
     def num(v):
@@ -332,6 +345,8 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
                             label=f"{'DTG' if method == 'dtg' else 'MoCo-video'} {X.METRIC_NAMES[metric]}")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("accuracy (%)")
+        if chance:
+            ax.axhline(chance, color="0.3", ls="--", lw=1, label=f"chance ({chance:.0f}%)")
         ax.grid(alpha=0.3)
         if study == "fraction":
             ax.set_xscale("log")

@@ -822,11 +822,12 @@ def plot_loss_curves(runs: dict[str, str | os.PathLike], *, title: str = "") -> 
 
 def plot_accuracy_bars(summary: Sequence[dict[str, Any]],
                        metrics: Sequence[str] = ("knn_acc1", "linear_acc1", "acc1"), *,
-                       title: str = "") -> Any:
+                       title: str = "", chance: float | None = None) -> Any:
     """Grouped bars: one group per arm, one bar per metric (mean, with the std as error bar).
 
     Args:
         summary: :func:`summarise` output.
+        chance: accuracy of guessing (100 / classes), drawn as a dashed line when given.
 
     Returns:
         matplotlib Figure.
@@ -850,9 +851,13 @@ def plot_accuracy_bars(summary: Sequence[dict[str, Any]],
                             va="bottom", fontsize=7)
     ax.set_xticks(x, [s["label"] for s in shown], rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(0, 105)
+    top = max([s[f"{m}_mean"] + (s[f"{m}_std"] or 0) for s in shown for m in metrics
+               if not np.isnan(s[f"{m}_mean"])] + [chance or 0, 1.0])
+    ax.set_ylim(0, min(105.0, 1.5 * top + 2))  # headroom for the one-row legend
+    if chance:
+        ax.axhline(chance, color="0.3", ls="--", lw=1, label=f"chance ({chance:.0f}%)")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", ncol=len(metrics) + 1)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
