@@ -501,7 +501,10 @@ SUITE_NOTES = {
               "acc@1 of the same seed, the paper's procedure.",
     "table4": "Supervised runs use the fine-tuning schedule; alpha = 0.1, beta = 1.0 (Eq. 3). "
               "The SSL rows start from the student of the '(SSL) DTG pre-training' row of the same seed "
-              "(the paper's SSL column, there UCF101 / Mini-Kinetics pre-training).",
+              "(the paper's SSL column, there UCF101 / Mini-Kinetics pre-training). The '(SSL) DTG "
+              "pre-training' row is that student fine-tuned; it equals 'supervised TSN, DTG-pre-trained "
+              "init' exactly, because joint training with `dtg.method=none` is the same computation as "
+              "fine-tuning (same seed, init, data order): a consistency check of the two code paths.",
     "efficiency": "Fractions subsample the pre-training videos per class (seeded); fine-tuning always "
                   "uses the whole training split. Fewer videos at equal epochs also means fewer steps.",
 }
