@@ -156,7 +156,7 @@ def suite_arms(suite: str, teachers: dict[str, str], base: Config, *,
             for method, label in (("dtg", "DTG (ImageNet teacher)"), ("moco", "MoCo-video")):
                 ov = [_t([T["imagenet"]]), "dtg.weighting=uniform"] if method == "dtg" else []
                 ms = [m for m in base.pretrain.milestones if m < ep]
-                arms.append(X.Arm(f"{method}-ep{ep}", f"{label}, {ep} epochs", pretrain=method, overrides=ov,
+                arms.append(X.Arm(f"{method}-ep{ep}", f"{label}, {ep} epoch{'s' if ep != 1 else ''}", pretrain=method, overrides=ov,
                                   pretrain_overrides=[f"pretrain.epochs={ep}", f"pretrain.milestones={ms}"],
                                   info={"study": "epochs", "fraction": 1.0, "method": method,
                                         "pretrain_epochs": ep}))
@@ -351,6 +351,9 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
         if study == "fraction":
             ax.set_xscale("log")
             ax.set_xticks([0.1, 0.25, 0.5, 1.0], ["10%", "25%", "50%", "100%"])
+        else:
+            epochs = sorted({num(r[col]) for r in rows if r.get(col) not in ("", None)})
+            ax.set_xticks(epochs, [f"{e:g}" for e in epochs])
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     return fig
