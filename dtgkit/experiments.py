@@ -265,7 +265,7 @@ def _ensure_teachers(roles, quick, work_dir, progress, say) -> dict[str, str]:
             say(f"teacher {role}: re-using {path} (trained by an earlier run)")
         else:
             from dtgkit.data.synth import ensure_synth
-            from dtgkit.models.teachers import train_teacher
+            from dtgkit.models.teacher_training import train_teacher
 
             stills = Path(work_dir) / "stills-set"
             ensure_synth(stills, verbose=progress, progress=progress, **TEACHER_STILLS)

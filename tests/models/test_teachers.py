@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from dtgkit.models import teacher_cache as tc
+from dtgkit.models import teacher_training as TT
 from dtgkit.models import teachers as T
 
 # ------------------------------------------------------------------------------ helpers
@@ -223,15 +224,15 @@ def test_places365_checkpoint_format(tmp_path):
 def test_train_teacher_checkpoint_round_trip(tmp_path):
     images = _make_image_folder(tmp_path / "stills")
     out = tmp_path / "teacher.pt"
-    result = T.train_teacher(images, "tiny", out, epochs=3, lr=0.05, size=16, batch_size=8,
+    result = TT.train_teacher(images, "tiny", out, epochs=3, lr=0.05, size=16, batch_size=8,
                              progress=False)
     assert result["sha256"] == T.sha256_file(out)
     assert result["acc"] == 1.0  # colour is trivially separable
     teacher = T.create_teacher(f"checkpoint:{out}")
     assert teacher.classes == ["blue", "red"] and teacher.input_size == 16
-    _, test = T.image_folder_splits(images, 16)
+    _, test = TT.image_folder_splits(images, 16)
     loader = torch.utils.data.DataLoader(test, batch_size=4)
-    assert T.evaluate_classifier(teacher.classify, loader) == result["acc"]
+    assert TT.evaluate_classifier(teacher.classify, loader) == result["acc"]
     ckpt = torch.load(out, weights_only=True)
     assert set(T.CHECKPOINT_KEYS) <= set(ckpt) and not ckpt["meta"]["partial"]
     del ckpt["classes"]
@@ -243,7 +244,7 @@ def test_train_teacher_checkpoint_round_trip(tmp_path):
 def test_partial_checkpoint_from_lite0_rebuilds_the_same_teacher(tmp_path):
     images = _make_image_folder(tmp_path / "stills", per_split=(6, 3), size=32)
     out = tmp_path / "lite0_ft.pt"
-    result = T.train_teacher(images, "imagenet-efficientnet-lite0", out, epochs=1, lr=1e-3,
+    result = TT.train_teacher(images, "imagenet-efficientnet-lite0", out, epochs=1, lr=1e-3,
                              size=32, batch_size=6, tune_last=1, progress=False)
     ckpt = torch.load(out, weights_only=True)
     assert ckpt["meta"]["partial"] and ckpt["meta"]["base_sha256"] == T.LITE0_SHA256
@@ -254,9 +255,9 @@ def test_partial_checkpoint_from_lite0_rebuilds_the_same_teacher(tmp_path):
     frozen_key = "_blocks.3._depthwise_conv.weight"
     torch.testing.assert_close(teacher.network.state_dict()[frozen_key],
                                base.network.state_dict()[frozen_key])
-    _, test = T.image_folder_splits(images, 32)
+    _, test = TT.image_folder_splits(images, 32)
     loader = torch.utils.data.DataLoader(test, batch_size=6)
-    assert T.evaluate_classifier(teacher.classify, loader) == pytest.approx(result["acc"])
+    assert TT.evaluate_classifier(teacher.classify, loader) == pytest.approx(result["acc"])
 
 
 def test_cli_train_teacher_and_list(tmp_path, capsys):
@@ -396,7 +397,7 @@ def test_committed_synth_teachers_classify_the_sample_stills(name, min_acc):
         pytest.skip(f"no committed SynthActions sample stills at {root}")
     teacher = T.create_teacher(f"synth:{name}")
     assert teacher.feat_dim == 1280 and teacher.input_size == 112
-    _, test = T.image_folder_splits(root, 112)
+    _, test = TT.image_folder_splits(root, 112)
     assert test.classes == teacher.classes
     loader = torch.utils.data.DataLoader(test, batch_size=64)
-    assert T.evaluate_classifier(teacher.classify, loader) >= min_acc
+    assert TT.evaluate_classifier(teacher.classify, loader) >= min_acc
