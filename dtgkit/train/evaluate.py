@@ -317,33 +317,51 @@ def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | 
 
 @torch.no_grad()
 def predict_scores(model: torch.nn.Module, loader: Iterable, *, device: str | torch.device = "cpu",
-                   progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   progress: bool = False, features: torch.nn.Module | None = None) -> tuple:
     """Video-level class scores of a classifier (softmax per clip, mean over clips and over
     repeated rows of the same video).
 
     Args:
         model: maps N x T x 3 x H x W clips to N x C logits.
         loader: as for :func:`extract_features`.
+        features: a sub-module of ``model`` called once per forward (e.g. the student under
+            the classifier): its output is collected in the same pass, so a test that also
+            wants the features (Figure 4) decodes the clips once.
 
     Returns:
-        ``scores`` V x C, ``labels`` V, ``video_ids`` V (one row per video).
+        ``scores`` V x C, ``labels`` V, ``video_ids`` V (one row per video); with ``features``
+        also ``feats`` V x D float32 (mean over clips and rows, as :func:`extract_features`).
     """
     from tqdm.auto import tqdm
 
     was_training = model.training
     model.eval()
-    probs, labels, vids = [], [], []
-    for batch in tqdm(loader, desc="test", disable=not progress, leave=False):
-        clip, label, index = batch[0], batch[1], batch[2]
-        logits = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x C
-        probs.append(video_level_scores(logits.float().cpu().numpy()))  # N x C
-        labels.append(_np(label).astype(np.int64))
-        vids.append(_batch_video_ids(loader, index))
-    model.train(was_training)
+    probs, labels, vids, feats, captured = [], [], [], [], []
+    hook = None if features is None else features.register_forward_hook(
+        lambda _m, _i, out: captured.append(out))
+    try:
+        for batch in tqdm(loader, desc="test", disable=not progress, leave=False):
+            clip, label, index = batch[0], batch[1], batch[2]
+            logits = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x C
+            probs.append(video_level_scores(logits.float().cpu().numpy()))  # N x C
+            labels.append(_np(label).astype(np.int64))
+            vids.append(_batch_video_ids(loader, index))
+            if hook is not None:
+                f = torch.cat(captured).float()  # (N * clips) x D
+                captured.clear()
+                feats.append(f.view(logits.shape[0], logits.shape[1], -1).mean(1).cpu().numpy())
+    finally:
+        if hook is not None:
+            hook.remove()
+        model.train(was_training)
     probs, labels, vids = np.concatenate(probs), np.concatenate(labels), np.concatenate(vids)
     scores, uniq = video_level_scores(probs, vids, apply_softmax=False)
     first = {v: i for i, v in reversed(list(enumerate(vids)))}
-    return scores, labels[[first[v] for v in uniq]], uniq
+    out = (scores, labels[[first[v] for v in uniq]], uniq)
+    if hook is None:
+        return out
+    video_feats, _ = video_level_scores(np.concatenate(feats), vids, apply_softmax=False)
+    return (*out, video_feats.astype(np.float32))
 
 
 def save_features(path: str | os.PathLike, feats, labels, video_ids, class_names=None) -> str:

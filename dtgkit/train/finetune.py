@@ -88,19 +88,25 @@ def _ce_step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
 
 
 def test_classifier(cfg: Config, classifier: nn.Module, records, device: torch.device,
-                    class_names: list[str] | None = None, out_dir: Path | None = None) -> dict[str, Any]:
+                    class_names: list[str] | None = None, out_dir: Path | None = None,
+                    features: nn.Module | None = None) -> dict[str, Any]:
     """Video-level test metrics of a classifier (``data.test_clips`` clips per video).
 
-    Saves ``scores_test.npz`` (scores V x C, labels, video_ids) in ``out_dir`` when given.
+    Saves ``scores_test.npz`` (scores V x C, labels, video_ids) in ``out_dir`` when given, and
+    with ``features`` (the student inside ``classifier``) also its test features,
+    ``features_test.npz``, collected in the same pass.
     """
     loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, cfg.data.test_clips),
                             max(1, cfg.finetune.batch_size))
-    scores, labels, vids = predict_scores(classifier, loader, device=device, progress=cfg.run.progress)
+    scores, labels, vids, *feats = predict_scores(classifier, loader, device=device,
+                                                  progress=cfg.run.progress, features=features)
     metrics = classification_metrics(scores, labels)
     metrics["test_clips"] = cfg.data.test_clips
     if out_dir is not None and D.is_main_process():
         extra = {"class_names": np.asarray(class_names, dtype=str)} if class_names else {}
         np.savez(Path(out_dir) / "scores_test.npz", scores=scores, labels=labels, video_ids=vids, **extra)
+        if feats:
+            save_features(Path(out_dir) / "features_test.npz", feats[0], labels, vids, class_names or None)
     return metrics
 
 
@@ -298,12 +304,9 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     test = None
     if D.is_main_process():
         clf = _Classifier(student, model.dropout, model.fc)
-        test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir)
-        # the student's last-layer features of the test clips, for Figure 4 (t-SNE)
-        f_te, y_te, v_te = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(
-            cfg, test_records, cfg.data.test_clips), max(1, cfg.finetune.batch_size)),
-            device=trainer.device, progress=cfg.run.progress)
-        save_features(run_dir / "features_test.npz", f_te, y_te, v_te, class_names or None)
+        # with the student's last-layer test features, for Figure 4 (t-SNE)
+        test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir,
+                               features=student)
         trainer.log_row({"kind": "eval", "stage": "joint", "step": trainer.step,
                          "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     D.barrier()

@@ -169,6 +169,13 @@ def test_extract_features_and_predict_scores(tmp_path):
     assert list(y2) == [0, 1, 2, 0, 1, 2] and list(v2) == list(range(6))
     want = ev.video_level_scores(clips.mean(dim=(2, 4, 5)).numpy())
     assert np.allclose(scores, want)
+    # one pass can also collect a sub-module's features: the same as extract_features gives
+    clf = torch.nn.Sequential(_Mean(), torch.nn.Linear(3, 4))
+    s3, y3, v3, f3 = ev.predict_scores(clf, batches, features=clf[0])
+    want3, _, _ = ev.predict_scores(clf, batches)
+    assert np.array_equal(s3, want3) and list(v3) == list(range(6)) and list(y3) == list(y)
+    assert f3.dtype == np.float32 and np.array_equal(f3, ev.extract_features(clf[0], batches)[0])
+    assert not clf[0]._forward_hooks  # the hook is removed again
     path = ev.save_features(tmp_path / "f" / "feats.npz", feats, y, vids, ["a", "b", "c"])
     back = ev.load_features(path)
     assert np.array_equal(back["feats"], feats) and list(back["class_names"]) == ["a", "b", "c"]
