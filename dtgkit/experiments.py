@@ -581,39 +581,38 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
 
     if arm.supervised is not None:
         say(f"[{arm.key} seed {seed}] supervised run (joint, dtg.method={arm.supervised}) in {run_root}")
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        res = joint(cfg, resume=True, run_dir=run_root / "joint")
-        row["finetune_s"] = round(time.perf_counter() - t0, 1)
-        row["finetune_cpu_s"] = round(cpu_seconds() - c0, 1)
-        row.update(_metrics_of(res.results.get("test")))
-        row["run_dir"] = str(run_root)
-        row["skipped"] = ""
-        _write_json(done, row)
-        return row
+        res = _timed(row, "finetune", joint, cfg, resume=True, run_dir=run_root / "joint")
+        return _finish(row, res.results.get("test"), run_root, done)
 
     ckpt = None
     if arm.pretrain:
         say(f"[{arm.key} seed {seed}] pre-training ({arm.pretrain}) in {run_root / 'pretrain'}")
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        pre = pretrain(pre_cfg, resume=True, run_dir=run_root / "pretrain")
-        row["pretrain_s"] = round(time.perf_counter() - t0, 1)
-        row["pretrain_cpu_s"] = round(cpu_seconds() - c0, 1)
+        pre = _timed(row, "pretrain", pretrain, pre_cfg, resume=True, run_dir=run_root / "pretrain")
         row["pretrain_final_loss"] = pre.results.get("final_loss")
         ckpt = str(pre.checkpoint)
     if frozen:
         say(f"[{arm.key} seed {seed}] frozen features: kNN + linear probe")
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        fe = frozen_eval(cfg, ckpt, run_root, say=say)
-        row["eval_s"] = round(time.perf_counter() - t0, 1)
-        row["eval_cpu_s"] = round(cpu_seconds() - c0, 1)
+        fe = _timed(row, "eval", frozen_eval, cfg, ckpt, run_root, say=say)
         row["knn_acc1"] = float(fe["knn"]["acc1"])
         row["linear_acc1"] = float(fe["linear_probe"]["acc1"])
     say(f"[{arm.key} seed {seed}] fine-tuning in {run_root / 'finetune'}")
+    ft = _timed(row, "finetune", finetune, cfg, init=ckpt, resume=True, run_dir=run_root / "finetune")
+    return _finish(row, ft.results.get("test"), run_root, done)
+
+
+def _timed(row: dict[str, Any], stage: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)``, its wall and CPU seconds stored as ``row[<stage>_s]`` and
+    ``row[<stage>_cpu_s]``."""
     t0, c0 = time.perf_counter(), cpu_seconds()
-    ft = finetune(cfg, init=ckpt, resume=True, run_dir=run_root / "finetune")
-    row["finetune_s"] = round(time.perf_counter() - t0, 1)
-    row["finetune_cpu_s"] = round(cpu_seconds() - c0, 1)
-    row.update(_metrics_of(ft.results.get("test")))
+    out = fn(*args, **kwargs)
+    row[f"{stage}_s"] = round(time.perf_counter() - t0, 1)
+    row[f"{stage}_cpu_s"] = round(cpu_seconds() - c0, 1)
+    return out
+
+
+def _finish(row: dict[str, Any], test: dict | None, run_root: Path, done: Path) -> dict[str, Any]:
+    """The test metrics into the row, which is then written as the run's ``row.json``."""
+    row.update(_metrics_of(test))
     row["run_dir"] = str(run_root)
     row["skipped"] = ""
     _write_json(done, row)
