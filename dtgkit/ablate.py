@@ -326,19 +326,15 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
         return X.plot_accuracy_bars(summary, shown, title=title, chance=chance)
     from dtgkit.viz.plots import new_figure
 
-    def num(v):
-        return float(v) if v not in ("", None) else float("nan")
-
     fig = new_figure(figsize=(10.0, 3.6), dpi=100, layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, study, col, xlabel in ((axes[0], "fraction", "fraction", "fraction of pre-training videos"),
                                    (axes[1], "epochs", "pretrain_epochs", "pre-training epochs")):
         for method, color in (("dtg", "tab:blue"), ("moco", "tab:orange")):
-            sub = [r for r in rows if r.get("method") == method and not r.get("skipped")
-                   and (r.get("study") == study or (study == "epochs" and num(r.get("fraction")) == 1.0))]
-            keys = sorted({num(r[col]) for r in sub})
+            sub = [r for r in _study_rows(rows, study) if r.get("method") == method and not r.get("skipped")]
+            keys = sorted({_num(r[col]) for r in sub})
             for metric, ls in (("acc1", "-"), ("knn_acc1", ":")):
-                vals = [[r[metric] for r in sub if num(r[col]) == k and not np.isnan(r[metric])] for k in keys]
+                vals = [[r[metric] for r in sub if _num(r[col]) == k and not np.isnan(r[metric])] for k in keys]
                 mean = [np.mean(v) if v else np.nan for v in vals]
                 std = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]
                 ax.errorbar(keys, mean, yerr=std, ls=ls, marker="o", color=color, capsize=3,
@@ -352,7 +348,7 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
             ax.set_xscale("log")
             ax.set_xticks([0.1, 0.25, 0.5, 1.0], ["10%", "25%", "50%", "100%"])
         else:
-            epochs = sorted({num(r[col]) for r in rows if r.get(col) not in ("", None)})
+            epochs = sorted({_num(r[col]) for r in rows if r.get(col) not in ("", None)})
             ax.set_xticks(epochs, [f"{e:g}" for e in epochs])
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
@@ -513,11 +509,22 @@ SUITE_NOTES = {
 }
 
 
+def _num(v: Any) -> float:
+    """A CSV cell or a row value as a float (NaN when empty)."""
+    return float(v) if v not in ("", None) else float("nan")
+
+
+def _study_rows(rows: list[dict], study: str) -> list[dict]:
+    """The efficiency rows of one study (``fraction`` or ``epochs``); the epochs study also
+    takes the all-videos rows, which ran all the epochs."""
+    return [r for r in rows if r.get("study") == study or (study == "epochs" and _num(r.get("fraction")) == 1.0)]
+
+
 def _efficiency_tables(rows: list[dict]) -> str:
     out = []
     for study, col, name in (("fraction", "fraction", "fraction of pre-training videos"),
                              ("epochs", "pretrain_epochs", "pre-training epochs")):
-        sub = [r for r in rows if r.get("study") == study or (study == "epochs" and r.get("fraction") == 1.0)]
+        sub = _study_rows(rows, study)
         if not sub:
             continue
         keys = sorted({float(r[col]) for r in sub})
