@@ -479,7 +479,7 @@ _VOLATILE = {("run", "progress"), ("run", "out_dir"), ("run", "name"), ("run", "
 _ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
 
 
-def _drop_added_later(d: dict) -> dict:
+def _hashable(d: dict) -> dict:
     """A copy of a config dict without the volatile keys and the later-added keys at default."""
     d = {sec: dict(v) if isinstance(v, dict) else v for sec, v in d.items()}
     for sec, key in _VOLATILE:
@@ -495,8 +495,8 @@ def config_hash(cfg: Config, *extra: Any) -> str:
     """8 hex digits of the config (without volatile keys: progress, folders, workers, device,
     logging interval), and of ``extra`` (config dicts among them cleaned the same way)."""
     d = cfg.to_dict()
-    extra = tuple(_drop_added_later(x) if isinstance(x, dict) else x for x in extra)
-    blob = json.dumps([_drop_added_later(d), *extra], sort_keys=True, default=str)
+    extra = tuple(_hashable(x) if isinstance(x, dict) else x for x in extra)
+    blob = json.dumps([_hashable(d), *extra], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
