@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import av
@@ -94,18 +96,20 @@ def test_stills_are_imagefolders(tiny):
     assert [(p["a"], p["b"]) for p in meta["confusable_pairs"]] == [("Walk", "Run")]
 
 
+def _digests(root: Path) -> dict[str, str]:
+    """sha256 of every file a SynthActions run wrote, by relative path."""
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
 def test_same_seed_same_bytes_and_pixels(tiny, tmp_path):
     root, _ = tiny
     other = tmp_path / "again"
     synth.generate_synth_actions(other, progress=False, workers=2, **TINY)  # order-independent
-    for name in ("classInd.txt", "trainlist01.txt", "testlist01.txt"):
-        assert (root / "splits" / name).read_bytes() == (other / "splits" / name).read_bytes()
-    for rel in ("Run/v_Run_g01_c01.mp4", "ThrowBall/v_ThrowBall_g02_c01.mp4"):
-        np.testing.assert_array_equal(
-            _decode_av(root / "videos" / rel), _decode_av(other / "videos" / rel)
-        )
-    png = "stills/action_b/train/WalkRun/WalkRun_0001.png"
-    assert (root / png).read_bytes() == (other / png).read_bytes()
+    assert _digests(other) == _digests(root)  # every video, still and split file, byte for byte
     a = _decode_av(root / "videos/Run/v_Run_g01_c01.mp4")
     other_seed = tmp_path / "seed4"
     synth.generate_synth_actions(
@@ -114,6 +118,78 @@ def test_same_seed_same_bytes_and_pixels(tiny, tmp_path):
     assert (
         np.abs(a.astype(int) - _decode_av(other_seed / "videos/Run/v_Run_g01_c01.mp4")).mean() > 5
     )
+
+
+_TWICE = """
+import hashlib, json, os, sys
+from pathlib import Path
+import numpy as np
+from dtgkit.data import synth
+
+def digests(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+out, kw = Path(sys.argv[1]), json.loads(sys.argv[2])
+synth.generate_synth_actions(out / "first", progress=False, workers=1, **kw)
+# what else a session does in between: multi-threaded torch maths, threaded decoding
+import av, torch
+x = torch.randn(256, 256)
+for _ in range(5):
+    x = torch.tanh(x @ x / 16)
+for path in sorted((out / "first" / "videos").rglob("*.mp4")):
+    with av.open(str(path)) as c:
+        [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+synth.generate_synth_actions(out / "second", progress=False, workers=1, **kw)
+synth.generate_synth_actions(out / "forked", progress=False, workers=2, **kw)
+print(json.dumps({"threads": torch.get_num_threads(),
+                  **{k: digests(out / k) for k in ("first", "second", "forked")}}))
+"""
+
+
+def test_same_process_twice_default_threads(tiny, tmp_path):
+    """Issue 11: generating twice in one process, with the libraries' default thread counts
+    (``make test`` sets OMP_NUM_THREADS=1, so a child process runs without it) and other work in
+    between, writes the same bytes as the first call, a forked worker and this process."""
+    import subprocess
+    import sys
+
+    root, _ = tiny
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", _TWICE, str(tmp_path), json.dumps(TINY)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    want = _digests(root)
+    assert got["first"] == want  # another process, default threads: the same bytes
+    assert got["second"] == want  # the same process, after other work
+    assert got["forked"] == want  # forked workers
+
+
+def test_rgb_to_yuv420p_matches_the_bt601_formula():
+    """The integer conversion against BT.601 limited range written out per pixel in floats."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (2, 6, 8, 3), dtype=np.uint8)
+    rgb[0, :2, :2] = 0  # black and white blocks hit both ends of the range
+    rgb[0, 2:4, :2] = 255
+    yuv = synth.rgb_to_yuv420p(rgb)
+    assert yuv.shape == (2, 9, 8) and yuv.dtype == np.uint8
+    flat = yuv.reshape(2, -1)
+    Y, U, V = yuv[:, :6], flat[:, 48:60].reshape(2, 3, 4), flat[:, 60:].reshape(2, 3, 4)
+    for t in range(2):
+        for i in range(6):
+            for j in range(8):
+                r, g, b = (float(c) for c in rgb[t, i, j])
+                assert abs(Y[t, i, j] - (16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256)) <= 1
+        for i in range(3):
+            for j in range(4):
+                r, g, b = rgb[t, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(4, 3).mean(0)
+                assert abs(U[t, i, j] - (128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256)) <= 1
+                assert abs(V[t, i, j] - (128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256)) <= 1
+    assert Y[0, 0, 0] == 16 and Y[0, 2, 0] == 235 and U[0, 0, 0] == V[0, 0, 0] == 128
 
 
 def test_ensure_synth_uses_cache(tiny, capsys):

@@ -107,7 +107,7 @@ __all__ = [
     "CLASSES", "CONFUSABLE_PAIRS", "FPS", "META_NAME", "SAMPLE_PARAMS", "SCENES", "SYNTH_VERSION",
     "ActionClass", "ConfusablePair", "SynthParams", "add_cli", "ensure_synth",
     "generate_synth_actions", "load_meta", "pairs_within", "pick_codec", "render_clip",
-    "sample_root", "select_classes", "write_video",
+    "rgb_to_yuv420p", "sample_root", "select_classes", "write_video",
 ]
 
 # ----------------------------------------------------------------------------------- files
@@ -122,14 +122,46 @@ def pick_codec() -> str:
         return "mpeg4"
 
 
+def rgb_to_yuv420p(frames: np.ndarray) -> np.ndarray:
+    """RGB frames -> planar YUV 4:2:0 (ITU-R BT.601, limited range), in exact integer maths.
+
+    The 8-bit BT.601 matrix of FFmpeg's ``rgb2yuv`` (Y = (66 R + 129 G + 25 B + 128) >> 8 + 16,
+    ...); chroma from the sum of each 2 x 2 block (centred siting). Done here rather than by
+    libswscale so that the bytes handed to the encoder depend on nothing but the pixels: no
+    CPU-specific SIMD kernel, no thread pool, no memory past the end of a row.
+
+    Args:
+        frames: uint8 T x H x W x 3 RGB, H and W even.
+
+    Returns:
+        uint8 T x (H * 3 / 2) x W: per frame the Y plane, then U and V (each H/2 x W/2), one
+        after the other in memory, the layout ``av.VideoFrame.from_ndarray(..., "yuv420p")`` reads.
+    """
+    T, H, W, _ = frames.shape
+    rgb = frames.astype(np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]  # T x H x W
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    q = rgb.reshape(T, H // 2, 2, W // 2, 2, 3).sum((2, 4))  # T x H/2 x W/2 x 3, 2 x 2 sums
+    rs, gs, bs = q[..., 0], q[..., 1], q[..., 2]
+    u = ((-38 * rs - 74 * gs + 112 * bs + 512) >> 10) + 128
+    v = ((112 * rs - 94 * gs - 18 * bs + 512) >> 10) + 128
+    planes = [y.reshape(T, -1), u.reshape(T, -1), v.reshape(T, -1)]
+    return np.concatenate(planes, 1).reshape(T, H * 3 // 2, W).astype(np.uint8)
+
+
 def write_video(
     path: str | Path, frames: np.ndarray, codec: str = "libx264", crf: int = 23, fps: int = FPS
 ) -> None:
-    """Encode uint8 T x H x W x 3 RGB frames (H, W even) as yuv420p mp4, single-threaded so
-    the bytes and pixels do not depend on scheduling."""
+    """Encode uint8 T x H x W x 3 RGB frames (H, W even) as a yuv420p mp4.
+
+    The colour conversion is :func:`rgb_to_yuv420p` and the encoder runs on one thread, so the
+    file's bytes are a function of the frames alone (not of the thread count, the CPU's SIMD
+    level or what ran before in the process). Written to a temporary name, then renamed.
+    """
     import av
 
     _, H, W, _ = frames.shape
+    yuv = rgb_to_yuv420p(frames)  # T x 3H/2 x W
     tmp = Path(str(path) + ".part.mp4")
     with av.open(str(tmp), "w") as out:
         stream = out.add_stream(codec, rate=fps)
@@ -139,10 +171,8 @@ def write_video(
             stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
         else:
             stream.bit_rate = 400_000
-        for f in frames:
-            for pkt in stream.encode(
-                av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            ):
+        for f in yuv:  # already the encoder's pixel format and size: PyAV does not reformat
+            for pkt in stream.encode(av.VideoFrame.from_ndarray(f, format="yuv420p")):
                 out.mux(pkt)
         for pkt in stream.encode():
             out.mux(pkt)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 FPS = 25
 META_NAME = "synth_meta.json"
-#: bump when the rendering changes, so that ensure_synth() does not reuse sets made by older code
-SYNTH_VERSION = 1
+#: bump when the rendering or the encoding changes, so that ensure_synth() does not reuse sets
+#: made by older code. 2: RGB -> YUV 4:2:0 in exact integer maths (``rgb_to_yuv420p``) instead of
+#: libswscale, whose output could change within a process (issue 11).
+SYNTH_VERSION = 2
 _STREAM = {"videos": 0, "action_a": 1, "action_b": 2, "scenes": 3, "render_clip": 4}
 
 
