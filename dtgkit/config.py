@@ -117,8 +117,13 @@ class RunConfig:
     name: str = ""                  #: run folder name (default: preset / stage)
     seed: int = 0
     device: str = "auto"            #: auto | cpu | cuda | cuda:N | mps
-    amp: bool = True                #: mixed precision on CUDA (bf16 where supported)
-    channels_last: bool = True      #: on CUDA
+    amp: bool = True                #: mixed precision on CUDA (bf16 where the GPU has it, else fp16)
+    channels_last: bool = True      #: on CUDA: channels_last (2D) / channels_last_3d (3D) weights
+    #: on CUDA: cuDNN picks kernels by benchmarking (cudnn.benchmark), non-deterministic; true
+    #: turns that off and asks for deterministic kernels (slower), for bit-exact resumes on GPU
+    deterministic: bool = False
+    sync_bn: bool = False           #: DDP on CUDA: BatchNorm statistics over all ranks (SyncBatchNorm)
+    dist_timeout_s: float = 1800.0  #: torch.distributed collective timeout (seconds)
     progress: bool = True           #: tqdm bars
     log_every: int = 10             #: steps between metrics.jsonl lines
     eval_knn_every: int = 0         #: epochs between kNN monitors (0 = only at the end)
@@ -304,6 +309,8 @@ def validate(cfg: Config) -> Config:
         bad("dtg.queue_size", f"must be >= 1, got {m.queue_size}")
     if m.tau <= 0:
         bad("dtg.tau", f"must be > 0, got {m.tau}")
+    if cfg.run.dist_timeout_s <= 0:
+        bad("run.dist_timeout_s", f"must be > 0 seconds, got {cfg.run.dist_timeout_s}")
     if m.use_cache and not m.cache_dir:
         bad("dtg.cache_dir", "use_cache=true needs the folder written by `dtgkit cache-teachers`")
     for name, opt in (("pretrain", o), ("finetune", cfg.finetune)):
@@ -327,6 +334,9 @@ def _paper(dataset: str, student: str, epochs: int, milestones: list[int], size:
     cfg.pretrain = OptimConfig(epochs=epochs, milestones=milestones)
     if student in ("r3d_18", "r2plus1d_18"):
         cfg.data.num_segments = 16   # a 16-frame clip, the usual 3D-ResNet18 input
+    # a GPU step eats 64 two-view clips of 8 x 224 px: 4 decoding workers starve it (8-16 per
+    # GPU is usual); lower it on a machine with fewer cores
+    cfg.data.num_workers = 10
     return cfg
 
 

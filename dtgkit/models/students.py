@@ -186,6 +186,9 @@ class Video3DStudent(Student):
         temporal_padding: ``"zeros"`` or ``"replicate"`` (:func:`use_replicate_time_padding`).
         mean, std: normalisation, see :class:`Student`.
 
+    With ``channels_last_3d`` weights (:func:`dtgkit.train.engine.to_channels_last`, as the
+    trainer does on CUDA) the clip is passed to the backbone in that layout too.
+
     ``stem_pool`` and ``temporal_padding`` change the computation but no parameter, so they are
     also recorded as buffers (``flag_stem_pool``, ``flag_replicate_time_padding``): a checkpoint
     knows how its net was built, and loading it into a student built differently is an error.
@@ -205,6 +208,12 @@ class Video3DStudent(Student):
         self.register_buffer(
             "flag_replicate_time_padding", torch.tensor(temporal_padding == "replicate")
         )
+
+    def _first_conv_weight(self) -> torch.Tensor | None:
+        for m in self.backbone.modules():
+            if isinstance(m, nn.Conv3d):
+                return m.weight
+        return None
 
     @property
     def stem_pool(self) -> bool:
@@ -237,6 +246,9 @@ class Video3DStudent(Student):
             feats: N x feat_dim (global average pool over T', h, w of the last stage).
         """
         x = self.normalize(clip).permute(0, 2, 1, 3, 4)  # N x 3 x T x H x W
+        w = self._first_conv_weight()
+        if w is not None and w.is_contiguous(memory_format=torch.channels_last_3d):
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.backbone(x)  # N x D
 
 

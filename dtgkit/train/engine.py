@@ -8,8 +8,14 @@ and it
   ``(run.seed, epoch)``, plus ``dataset.set_epoch(epoch)`` (the datasets derive every random draw
   from ``(seed, epoch, index)``), so a resumed run sees exactly the batches it would have seen;
 * optimises with SGD + MultiStepLR stepped per epoch (Sec. 4.2; :class:`~dtgkit.config.OptimConfig`);
-* on CUDA uses autocast (bf16 where supported, else fp16 with a GradScaler), channels-last
-  weights, pinned memory and non-blocking copies;
+* on CUDA uses autocast (bf16 where the GPU computes it natively, else fp16 with a
+  GradScaler; :func:`autocast_dtype`), channels-last weights (``channels_last`` for 2D convs,
+  ``channels_last_3d`` for 3D ones; :func:`to_channels_last`), pinned memory and non-blocking
+  copies, and never waits for the GPU between log steps: the loss and the diagnostics stay on the
+  device and are copied to the host once every ``run.log_every`` steps (one transfer);
+* ``run.deterministic`` turns cuDNN's kernel benchmarking off (it is on by default on CUDA and
+  makes a resumed GPU run differ from an uninterrupted one in the last bits);
+  ``run.sync_bn`` converts BatchNorm to SyncBatchNorm under DDP on CUDA;
 * shows one tqdm bar per epoch (``run.progress``; ``tqdm.auto`` picks the notebook widget) with
   loss, instance accuracy and clips/s;
 * appends a JSON line to ``run_dir/metrics.jsonl`` every ``run.log_every`` steps (means over the
@@ -18,8 +24,9 @@ and it
 * writes ``run_dir/checkpoint.pt`` atomically after every epoch (model state - teachers only by
   reference -, optimizer, scheduler, grad scaler, RNG states, epoch and sampler position) and
   continues from it exactly with ``fit(resume=True)``;
-* stops on a NaN / inf loss with :class:`NonFiniteLossError` naming the step and the
-  non-finite terms; the last checkpoint (of the last finished epoch) stays as it was.
+* stops on a NaN / inf loss with :class:`NonFiniteLossError` naming the first bad step and its
+  non-finite terms; the check runs at every log step and before every checkpoint, so the last
+  checkpoint (of the last finished epoch) stays as it was.
 
 Callbacks (``trainer.add_callback(event, fn)``, ``fn(trainer)``): ``on_train_start``,
 ``on_epoch_start``, ``on_batch_end``, ``on_log``, ``on_epoch_end`` (after the checkpoint),
@@ -36,6 +43,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +61,7 @@ __all__ = [
     "NonFiniteLossError",
     "StepFn",
     "Trainer",
+    "autocast_dtype",
     "build_optimizer",
     "build_scheduler",
     "effective_lr",
@@ -66,6 +75,7 @@ __all__ = [
     "seed_everything",
     "set_rng_state",
     "student_state_dict",
+    "to_channels_last",
 ]
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -74,6 +84,19 @@ CHECKPOINT_FORMAT = "dtgkit-checkpoint/1"
 #: ``step_fn(model, batch) -> (loss, diag)``: ``batch`` already on the device; ``diag`` maps
 #: names to scalars / 0-d tensors (per-teacher values as ``"loss/<teacher>"``, ...).
 StepFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, Any]]"]
+
+
+@dataclass
+class _StepRecord:
+    """One optimizer step waiting for the next log line (values still on the device)."""
+
+    step: int
+    epoch: int
+    batch: int
+    clips: int
+    layout: tuple  #: (key, is_scalar, size) per diagnostic; is_scalar None: a host value
+    values: torch.Tensor  #: the loss, then the device diagnostics, concatenated
+    host: dict[str, Any]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -119,6 +142,46 @@ def set_rng_state(state: dict[str, Any]) -> None:
             torch.cuda.set_rng_state_all(state["cuda"])
         except RuntimeError:  # a different number of GPUs: keep the current CUDA states
             pass
+
+
+# ------------------------------------------------------------------------ device set-up
+def autocast_dtype(device: torch.device | str, enabled: bool = True) -> torch.dtype | None:
+    """The mixed-precision dtype of a run on ``device`` (``None``: no autocast).
+
+    bf16 where the GPU computes it natively (compute capability 8.0+, Ampere and later), else
+    fp16, which needs a GradScaler. ``torch.cuda.is_bf16_supported()`` alone answers True on
+    older cards too (through emulation), which would pick a slow bf16 and never the fp16 path.
+    Off CUDA (CPU, MPS) or when ``enabled`` is False: ``None``.
+    """
+    device = torch.device(device)
+    if not enabled or device.type != "cuda":
+        return None
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch < 2.4 has no including_emulation
+        native = torch.cuda.get_device_capability(device)[0] >= 8
+    return torch.bfloat16 if native else torch.float16
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor:
+    if t.dim() == 4:
+        return t.contiguous(memory_format=torch.channels_last)
+    if t.dim() == 5:
+        return t.contiguous(memory_format=torch.channels_last_3d)
+    return t
+
+
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """Channels-last layout for every 4-D (``channels_last``) and 5-D (``channels_last_3d``)
+    weight and buffer of ``module``, in place; returns ``module``.
+
+    ``module.to(memory_format=torch.channels_last)`` raises on the 5-D weights of 3D students
+    ("required rank 4 tensor to use channels_last format"); this converts tensor by tensor.
+    Frozen teachers (whose networks live outside the module tree) are converted too, through
+    ``nn.Module._apply`` as ``.to()`` itself does. The students give their convolutions inputs in
+    the matching layout (:class:`~dtgkit.models.students.TSNStudent`, ``Video3DStudent``).
+    """
+    return module._apply(_channels_last)
 
 
 # ------------------------------------------------------------------------- optimisation
@@ -314,20 +377,24 @@ class Trainer:
         self._coll_device = self.device if self.dist.backend == "nccl" else torch.device("cpu")
 
         if cuda:
-            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
+            # fixed input sizes: cuDNN benchmarking picks the fastest kernels, but its choice
+            # may differ between processes, so a resumed run is not bit-exact (run.deterministic)
+            torch.backends.cudnn.benchmark = not run.deterministic
+            torch.backends.cudnn.deterministic = bool(run.deterministic)
         self.model = model.to(self.device)
         if cuda and run.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+            self.model = to_channels_last(self.model)
         self.student_prefix = _module_prefix(self.model, student)
-        self.net = D.wrap_ddp(self.model, self.device, find_unused_parameters=find_unused_parameters)
+        self.net = D.wrap_ddp(self.model, self.device, find_unused_parameters=find_unused_parameters,
+                              convert_sync_batchnorm=run.sync_bn)
+        if self.net is not self.model and run.sync_bn and cuda:
+            self.model = self.net.module  # SyncBatchNorm copies: the wrapped module is the model
 
         params = (self.model.trainable_parameters() if hasattr(self.model, "trainable_parameters")
                   else self.model.parameters())
         self.optimizer = build_optimizer(params, optim)
         self.scheduler = build_scheduler(self.optimizer, optim)
-        self.amp_dtype = None
-        if cuda and run.amp:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.amp_dtype = autocast_dtype(self.device, run.amp)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
         world = self.dist.world_size
@@ -351,7 +418,8 @@ class Trainer:
         self.history: list[dict] = []
         self.last_diag: dict[str, Any] = {}
         self.callbacks: dict[str, list[Callable]] = defaultdict(list)
-        self._window: dict[str, list] = defaultdict(list)
+        self._window: list[_StepRecord] = []  # the steps since the last log line
+        self._epoch_losses: list[float] = []
 
     # ------------------------------------------------------------------ callbacks
     def add_callback(self, event: str, fn: Callable[[Trainer], None]) -> None:
@@ -408,7 +476,10 @@ class Trainer:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        # a checkpoint saved without a live scaler (AMP off, bf16, CPU) stores {}: keep this
+        # run's fresh scaler; a scaler state loaded into a disabled scaler is ignored by torch
+        if ckpt.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
         set_rng_state(ckpt["rng"])
 
@@ -450,27 +521,67 @@ class Trainer:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(row) + "\n")
 
-    def _accumulate(self, loss_value: float, diag: dict[str, Any], clips: int) -> None:
-        self._window["loss"].append(loss_value)
-        self._window["_clips"].append(clips)
+    def _accumulate(self, loss: torch.Tensor, diag: dict[str, Any], clips: int, epoch: int,
+                    i: int) -> None:
+        """Keep this step's loss and scalar diagnostics without waiting for the device: the
+        device tensors are concatenated into one vector, copied to the host at the next log step."""
+        layout, parts, host = [], [loss.detach().float().reshape(1)], {}
         for key, val in diag.items():
             if key == "loss":
                 continue
-            v = _scalar(val)
-            if v is not None:
-                self._window[key].append(v)
+            if isinstance(val, torch.Tensor) and val.device.type != "cpu" and \
+                    (val.numel() == 1 or val.dim() == 1):
+                layout.append((key, val.numel() == 1, val.numel()))
+                parts.append(val.detach().float().reshape(-1))
+            else:
+                v = _scalar(val)
+                if v is not None:
+                    layout.append((key, None, 0))
+                    host[key] = v
+        self._window.append(_StepRecord(self.step, epoch, i, clips, tuple(layout),
+                                        torch.cat(parts), host))
+
+    def _drain(self) -> list[tuple[float, dict[str, Any]]]:
+        """The window's steps as (loss, {diag key: float | list}) on the host: one transfer."""
+        if not self._window:
+            return []
+        flat = torch.cat([r.values for r in self._window]).cpu().tolist()
+        out, pos = [], 0
+        for r in self._window:
+            loss, pos = flat[pos], pos + 1
+            diag: dict[str, Any] = {}
+            for key, is_scalar, n in r.layout:
+                if is_scalar is None:
+                    diag[key] = r.host[key]
+                else:
+                    diag[key] = flat[pos] if is_scalar else flat[pos:pos + n]
+                    pos += n
+            out.append((loss, diag))
+        return out
 
     def _flush(self, epoch: int, elapsed: float) -> dict[str, Any]:
-        keys = [k for k in self._window if not k.startswith("_")]
-        # one all-reduce for every scalar so the logged loss is the global-batch mean
+        """One metrics row from the steps since the last one; stops on a non-finite loss."""
+        steps = self._drain()
+        records, self._window = self._window, []
+        first_bad = next((j for j, (loss, _) in enumerate(steps) if not math.isfinite(loss)), None)
+        keys: list[str] = ["loss"]
+        for _, diag in steps:
+            keys += [k for k in diag if k not in keys]
+        columns = {k: [d[k] for loss, d in steps if k in d] if k != "loss" else
+                   [loss for loss, _ in steps] for k in keys}
+        # one all-reduce for every scalar (and the stop flag) so the logged loss is the
+        # global-batch mean and every rank stops together, or the others hang in backward
         with warnings.catch_warnings():  # an all-NaN window (e.g. no valid negatives yet) -> None
             warnings.simplefilter("ignore", RuntimeWarning)
-            vals = [np.nanmean(np.asarray(self._window[k], dtype=np.float64), axis=0) for k in keys]
+            vals = [np.nanmean(np.asarray(columns[k], dtype=np.float64), axis=0) for k in keys]
         sizes = [np.size(v) for v in vals]
-        flat = torch.tensor(np.concatenate([np.ravel(v) for v in vals]) if vals else np.zeros(0),
+        flat = torch.tensor(np.concatenate([np.ravel(v) for v in vals] + [[float(first_bad is not None)]]),
                             dtype=torch.float64)
         if self.dist.enabled:
             flat = D.all_reduce_mean(flat.to(self._coll_device)).cpu()
+        if flat[-1].item() > 0:
+            self._stop_non_finite(steps, records, first_bad)
+        self._epoch_losses += [loss for loss, _ in steps]
         row: dict[str, Any] = {"kind": "train", "stage": self.stage, "step": self.step,
                                "epoch": epoch + 1, "lr": self.lr}
         i = 0
@@ -478,12 +589,29 @@ class Trainer:
             chunk = [x if math.isfinite(x) else None for x in flat[i:i + n].tolist()]
             row[k] = chunk[0] if np.ndim(v) == 0 else chunk
             i += n
-        clips = sum(self._window["_clips"]) * self.dist.world_size
+        clips = sum(r.clips for r in records) * self.dist.world_size
         row["clips_per_s"] = clips / max(elapsed, 1e-9)
-        self._window.clear()
         self.history.append(row)
         self.log_row(row)
         return row
+
+    def _stop_non_finite(self, steps: list, records: list[_StepRecord], first_bad: int | None) -> None:
+        if first_bad is None:  # another rank saw it
+            r = records[-1]
+            msg = (f"non-finite loss on another process by step {r.step} (epoch {r.epoch + 1}) of "
+                   f"{self.stage}")
+        else:
+            r, (value, diag) = records[first_bad], steps[first_bad]
+            broken = [f"{k}={v}" for k, v in diag.items()
+                      if not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
+            msg = (f"non-finite loss ({value}) at step {r.step} (epoch {r.epoch + 1}, batch "
+                   f"{r.batch + 1}) of {self.stage}; non-finite terms: "
+                   f"{', '.join(broken) or 'only the total'}")
+        msg += (f". The last good checkpoint ({self.checkpoint_path}, epoch {self.epoch}) is kept; "
+                f"lower the lr or check the inputs.")
+        self.log_row({"kind": "error", "stage": self.stage, "step": r.step, "epoch": r.epoch + 1,
+                      "message": msg})
+        raise NonFiniteLossError(msg)
 
     # -------------------------------------------------------------------- the loop
     def _to_device(self, batch: Any) -> Any:
@@ -495,38 +623,18 @@ class Trainer:
             return {k: self._to_device(v) for k, v in batch.items()}
         return batch
 
-    def _check_finite(self, loss: torch.Tensor, diag: dict[str, Any], epoch: int, i: int) -> float:
-        value = float(loss.detach().float().item())
-        bad = not math.isfinite(value)
-        if self.dist.enabled:  # every rank must stop together, or the others hang in backward
-            flag = torch.tensor([float(bad)], device=self._coll_device)
-            bad = bool(D.all_reduce_mean(flag).item() > 0)
-        if bad:
-            terms = {k: _scalar(v) for k, v in diag.items()}
-            broken = [f"{k}={v}" for k, v in terms.items()
-                      if v is not None and not np.all(np.isfinite(np.asarray(v, dtype=np.float64)))]
-            msg = (f"non-finite loss ({value}) at step {self.step + 1} (epoch {epoch + 1}, batch "
-                   f"{i + 1}) of {self.stage}; non-finite terms: {', '.join(broken) or 'only the total'}."
-                   f" The last good checkpoint ({self.checkpoint_path}, epoch {self.epoch}) is kept; "
-                   f"lower the lr or check the inputs.")
-            self.log_row({"kind": "error", "stage": self.stage, "step": self.step + 1,
-                          "epoch": epoch + 1, "message": msg})
-            raise NonFiniteLossError(msg)
-        return value
-
-    def _train_step(self, batch: Any, epoch: int, i: int) -> tuple[float, dict[str, Any]]:
+    def _train_step(self, batch: Any) -> tuple[torch.Tensor, dict[str, Any]]:
         batch = self._to_device(batch)
         autocast = (torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
                     if self.amp_dtype is not None else nullcontext())
         with autocast:
             loss, diag = self.step_fn(self.net, batch)
-        value = self._check_finite(loss, diag, epoch, i)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.step += 1
-        return value, diag
+        return loss, diag
 
     def fit(self, resume: bool = False) -> list[dict]:
         """Train for ``optim.epochs`` epochs (continuing from ``checkpoint.pt`` when ``resume``).
@@ -552,16 +660,15 @@ class Trainer:
             bar = tqdm(total=total, desc=f"{self.stage} {epoch + 1}/{epochs}", leave=False,
                        disable=not (self.run_cfg.progress and self.is_main), dynamic_ncols=True)
             t0, epoch_t0, clips_epoch = time.perf_counter(), time.perf_counter(), 0
-            epoch_losses = []
+            self._epoch_losses = []
             for i, batch in enumerate(self.loader):
                 if i >= total:
                     break
-                value, diag = self._train_step(batch, epoch, i)
+                loss, diag = self._train_step(batch)
                 clips = int(batch[0].shape[0]) if isinstance(batch, (list, tuple)) else self.local_batch
                 clips_epoch += clips
-                epoch_losses.append(value)
                 self.last_diag = diag
-                self._accumulate(value, diag, clips)
+                self._accumulate(loss, diag, clips, epoch, i)
                 bar.update(1)
                 if self.step % max(1, self.run_cfg.log_every) == 0 or i == total - 1:
                     row = self._flush(epoch, time.perf_counter() - t0)
@@ -575,6 +682,9 @@ class Trainer:
                     self.trigger("on_log")
                 self.trigger("on_batch_end")
             bar.close()
+            if self._window:  # steps not logged yet (an interrupted epoch's tail): check them
+                self._flush(epoch, time.perf_counter() - t0)
+            epoch_losses = self._epoch_losses
             self.scheduler.step()
             self.epoch = epoch + 1
             self.save_checkpoint()
