@@ -14,7 +14,13 @@ environment torchrun sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_AD
 * the DTG guidance queue all-gathers its keys (:func:`dtgkit.dtg.queue.concat_all_gather`), so
   every rank holds the same queue; DDP averages the gradients.
 * BatchNorm layers use per-rank batch statistics (as MoCo, TSN and mmaction2 do by default);
-  on CUDA, ``convert_sync_batchnorm=True`` in :func:`wrap_ddp` makes them global.
+  on CUDA, ``run.sync_bn`` (``convert_sync_batchnorm=True`` in :func:`wrap_ddp`) makes them
+  global: with 8 clips per GPU a 3D ResNet's statistics are poor otherwise.
+* evaluation runs on every rank: each extracts the features of its share of the test / bank
+  videos (:func:`shard_indices`, no padding duplicates) and
+  :func:`dtgkit.dtg.queue.concat_all_gather` joins them,
+  so no rank idles at a barrier while rank 0 decodes a Kinetics-size bank.
+* ``run.dist_timeout_s`` (default 1800 s) is the collective timeout.
 
 Without torchrun (``WORLD_SIZE`` unset or 1) everything here is a no-op and the same code runs
 in one process.
@@ -41,6 +47,7 @@ __all__ = [
     "is_distributed",
     "is_main_process",
     "select_device",
+    "shard_indices",
     "unwrap",
     "wrap_ddp",
 ]
@@ -143,6 +150,14 @@ def all_reduce_mean(values: torch.Tensor) -> torch.Tensor:
     out = values.clone()
     dist.all_reduce(out, op=dist.ReduceOp.SUM)
     return out / dist.get_world_size()
+
+
+def shard_indices(n: int, rank: int | None = None, world_size: int | None = None) -> range:
+    """This rank's share of ``n`` samples: ``rank, rank + W, rank + 2W, ...`` (no padding, so
+    every sample is counted once; shares differ by at most one)."""
+    rank = get_rank() if rank is None else rank
+    world_size = get_world_size() if world_size is None else world_size
+    return range(rank, n, world_size)
 
 
 def broadcast_object(obj):

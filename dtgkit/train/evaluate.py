@@ -283,10 +283,42 @@ def _forward_clips(fn, clip: torch.Tensor) -> torch.Tensor:
     return fn(clip).unsqueeze(1)  # N x 1 x D
 
 
+def _rank_share(loader):
+    """``(loader over this rank's share of its dataset, sharded?)``: under torch.distributed each
+    rank decodes every W-th sample (no padding duplicates); otherwise (or with fewer samples than
+    ranks) the loader itself."""
+    from torch.utils.data import DataLoader, Subset
+
+    from dtgkit.train import distributed as D
+
+    if not D.is_distributed() or not isinstance(loader, DataLoader) \
+            or len(loader.dataset) < D.get_world_size():
+        return loader, False
+    share = Subset(loader.dataset, list(D.shard_indices(len(loader.dataset))))
+    return DataLoader(share, batch_size=loader.batch_size, shuffle=False, drop_last=False,
+                      num_workers=loader.num_workers, pin_memory=loader.pin_memory,
+                      collate_fn=loader.collate_fn), True
+
+
+def _gather_in_order(device, index: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Every rank's rows joined and put back in dataset order (the order of one process).
+    The collective runs on ``device`` (the GPU under nccl, the CPU under gloo)."""
+    from dtgkit.dtg.queue import concat_all_gather
+
+    def gather(a: np.ndarray) -> np.ndarray:
+        return concat_all_gather(torch.from_numpy(np.ascontiguousarray(a)).to(device)).cpu().numpy()
+
+    order = np.argsort(gather(index), kind="stable")
+    return [gather(a)[order] for a in arrays]
+
+
 @torch.no_grad()
 def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | torch.device = "cpu",
                      progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Student features of every sample of ``loader`` (multi-clip batches averaged over clips).
+
+    Under ``torch.distributed`` (a DataLoader over a dataset) every rank extracts the features of
+    its share of the samples and all ranks get them all, in the order of one process.
 
     Args:
         model: maps a clip batch N x T x 3 x H x W to N x D features (e.g. the student).
@@ -302,17 +334,24 @@ def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | 
 
     was_training = model.training
     model.eval()
-    feats, labels, vids = [], [], []
-    for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
+    feats, labels, vids, order = [], [], [], []
+    share, sharded = _rank_share(loader)
+    for batch in tqdm(share, desc="features", disable=not progress, leave=False):
         clip, label, index = batch[0], batch[1], batch[2]
         f = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x D
         feats.append(f.float().mean(1).cpu().numpy())
         labels.append(_np(label).astype(np.int64))
         vids.append(_batch_video_ids(loader, index))
+        order.append(_np(index).astype(np.int64))
     model.train(was_training)
-    if not feats:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(feats), np.concatenate(labels), np.concatenate(vids)
+    if feats:
+        out = [np.concatenate(feats), np.concatenate(labels), np.concatenate(vids)]
+    else:
+        dim = int(getattr(model, "feat_dim", 0) or 0)
+        out = [np.zeros((0, dim), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)]
+    if sharded:
+        out = _gather_in_order(device, np.concatenate(order), *out)
+    return tuple(out)
 
 
 @torch.no_grad()
@@ -320,6 +359,9 @@ def predict_scores(model: torch.nn.Module, loader: Iterable, *, device: str | to
                    progress: bool = False, features: torch.nn.Module | None = None) -> tuple:
     """Video-level class scores of a classifier (softmax per clip, mean over clips and over
     repeated rows of the same video).
+
+    Under ``torch.distributed`` every rank scores its share of the rows and all ranks get the
+    whole result (as :func:`extract_features`).
 
     Args:
         model: maps N x T x 3 x H x W clips to N x C logits.
@@ -336,16 +378,18 @@ def predict_scores(model: torch.nn.Module, loader: Iterable, *, device: str | to
 
     was_training = model.training
     model.eval()
-    probs, labels, vids, feats, captured = [], [], [], [], []
+    probs, labels, vids, feats, order, captured = [], [], [], [], [], []
     hook = None if features is None else features.register_forward_hook(
         lambda _m, _i, out: captured.append(out))
+    share, sharded = _rank_share(loader)
     try:
-        for batch in tqdm(loader, desc="test", disable=not progress, leave=False):
+        for batch in tqdm(share, desc="test", disable=not progress, leave=False):
             clip, label, index = batch[0], batch[1], batch[2]
             logits = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x C
             probs.append(video_level_scores(logits.float().cpu().numpy()))  # N x C
             labels.append(_np(label).astype(np.int64))
             vids.append(_batch_video_ids(loader, index))
+            order.append(_np(index).astype(np.int64))
             if hook is not None:
                 f = torch.cat(captured).float()  # (N * clips) x D
                 captured.clear()
@@ -355,12 +399,16 @@ def predict_scores(model: torch.nn.Module, loader: Iterable, *, device: str | to
             hook.remove()
         model.train(was_training)
     probs, labels, vids = np.concatenate(probs), np.concatenate(labels), np.concatenate(vids)
+    feats = [np.concatenate(feats)] if hook is not None else []
+    if sharded:
+        probs, labels, vids, *feats = _gather_in_order(device, np.concatenate(order), probs,
+                                                       labels, vids, *feats)
     scores, uniq = video_level_scores(probs, vids, apply_softmax=False)
     first = {v: i for i, v in reversed(list(enumerate(vids)))}
     out = (scores, labels[[first[v] for v in uniq]], uniq)
     if hook is None:
         return out
-    video_feats, _ = video_level_scores(np.concatenate(feats), vids, apply_softmax=False)
+    video_feats, _ = video_level_scores(feats[0], vids, apply_softmax=False)
     return (*out, video_feats.astype(np.float32))
 
 

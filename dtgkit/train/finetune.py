@@ -148,7 +148,7 @@ def finetune(cfg: Config, init: str | os.PathLike | None = None, *, resume: bool
         :class:`RunResult`; ``results["test"]`` holds acc1, acc5, mAP, mean_class_acc (percent).
     """
     cfg = _supervised_cfg(cfg)
-    D.init_distributed(cfg.run.device)
+    D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
     run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, "finetune")
     hit = cached_result(run_dir, cfg.finetune.epochs, resume)
     if hit is not None:
@@ -169,18 +169,17 @@ def finetune(cfg: Config, init: str | os.PathLike | None = None, *, resume: bool
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     seconds = time.perf_counter() - t0
-    test = None
-    if D.is_main_process():
-        test = test_classifier(cfg, model, test_records, trainer.device, class_names, run_dir)
-        trainer.log_row({"kind": "eval", "stage": "finetune", "step": trainer.step,
-                         "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
-    D.barrier()
+    # every rank tests its share of the videos; rank 0 writes
+    test = test_classifier(cfg, model, test_records, trainer.device, class_names, run_dir)
+    trainer.log_row({"kind": "eval", "stage": "finetune", "step": trainer.step,
+                     "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     results = {"stage": "finetune", "init": str(init) if init else "", "student": cfg.model.student,
                "epochs_done": trainer.epoch, "steps": trainer.step,
                "train_seconds_this_session": seconds, "train_videos": len(train_records),
                "test_videos": len(test_records), "num_classes": num_classes, "test": test,
                "checkpoint": str(run_dir / E.CHECKPOINT_NAME), "run_dir": str(run_dir)}
     write_results(run_dir, results)
+    D.barrier()
     return RunResult(run_dir, results, history)
 
 
@@ -273,7 +272,7 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     (``none``: cross-entropy only, on one augmented clip per video: plain supervised TSN).
     """
     cfg = _supervised_cfg(cfg)
-    D.init_distributed(cfg.run.device)
+    D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
     run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, f"joint-{cfg.dtg.method}")
     hit = cached_result(run_dir, cfg.finetune.epochs, resume)
     if hit is not None:
@@ -301,15 +300,13 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     seconds = time.perf_counter() - t0
-    test = None
-    if D.is_main_process():
-        clf = _Classifier(student, model.dropout, model.fc)
-        # with the student's last-layer test features, for Figure 4 (t-SNE)
-        test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir,
-                               features=student)
-        trainer.log_row({"kind": "eval", "stage": "joint", "step": trainer.step,
-                         "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
-    D.barrier()
+    clf = _Classifier(student, model.dropout, model.fc)
+    # every rank tests its share of the videos, with the student's last-layer test features
+    # for Figure 4 (t-SNE); rank 0 writes
+    test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir,
+                           features=student)
+    trainer.log_row({"kind": "eval", "stage": "joint", "step": trainer.step,
+                     "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     results = {"stage": "joint", "method": cfg.dtg.method, "alpha": cfg.dtg.alpha, "beta": cfg.dtg.beta,
                "teachers": list(teachers), "student": cfg.model.student, "epochs_done": trainer.epoch,
                "steps": trainer.step, "train_seconds_this_session": seconds,
@@ -317,6 +314,7 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
                "num_classes": num_classes, "test": test,
                "checkpoint": str(run_dir / E.CHECKPOINT_NAME), "run_dir": str(run_dir)}
     write_results(run_dir, results)
+    D.barrier()
     return RunResult(run_dir, results, history)
 
 

@@ -264,7 +264,7 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         :class:`RunResult` (``results`` as in ``results.json``: kNN monitor, losses, timings).
     """
     cfg = validate(cfg.copy())
-    D.init_distributed(cfg.run.device)
+    D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
     run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, f"pretrain-{cfg.dtg.method}")
     hit = cached_result(run_dir, cfg.pretrain.epochs, resume)
     if hit is not None:
@@ -301,11 +301,8 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     def monitor() -> dict[str, Any] | None:
         if not labelled:
             return None
-        out = None
-        if D.is_main_process():
-            out = knn_monitor(cfg, student, train_records, test_records, num_classes, trainer.device)
-        D.barrier()
-        return out
+        # every rank extracts its share of the bank and the queries (no rank idles at a barrier)
+        return knn_monitor(cfg, student, train_records, test_records, num_classes, trainer.device)
 
     every = cfg.run.eval_knn_every
     if every > 0:

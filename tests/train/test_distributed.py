@@ -36,6 +36,16 @@ SCRIPT = textwrap.dedent("""
     out = sys.argv[1]
     cfg = resolve_config("ci-tiny", overrides=sys.argv[2:])
 
+    # record how many samples this rank extracts in each evaluation pass
+    import json
+    from dtgkit.train import evaluate as EV
+    shares, share_of = [], EV._rank_share
+    def counting(loader):
+        share, sharded = share_of(loader)
+        shares.append([len(share.dataset), len(loader.dataset), sharded])
+        return share, sharded
+    EV._rank_share = counting
+
     def dump(trainer):
         q = trainer.model.queues["tiny"]
         torch.save({"feats": q.feats.clone(), "video_ids": q.video_ids.clone(),
@@ -44,6 +54,8 @@ SCRIPT = textwrap.dedent("""
                    f"{out}/queue_rank{D.get_rank()}.pt")
 
     res = pretrain(cfg, run_dir=out, callbacks={"on_train_end": [dump]})
+    with open(f"{out}/shares_rank{D.get_rank()}.json", "w") as fh:
+        json.dump({"shares": shares, "knn": res.results["knn"]}, fh)
     D.cleanup()
 """)
 
@@ -96,6 +108,16 @@ def test_torchrun_two_processes_match_one(tiny_cfg, tmp_path):
     assert l2 == pytest.approx(l1, rel=1e-4, abs=1e-4)
     for k, w in qs["student"].items():
         assert torch.allclose(w, q0["student"][k], atol=1e-4), k
+    # the kNN monitor: every rank extracted its own share of the bank and of the queries (no
+    # padding duplicates), and all ranks got the metrics of one process
+    r0, r1, rs = (json.loads((d / f"shares_rank{r}.json").read_text())
+                  for d, r in ((two, 0), (two, 1), (one, 0)))
+    assert len(r0["shares"]) == len(r1["shares"]) == 2  # bank (train split), queries (test split)
+    for (n0, full, sharded), (n1, _, _) in zip(r0["shares"], r1["shares"]):
+        assert sharded and n0 + n1 == full and 0 < n1 <= n0 < full
+    assert [s[2] for s in rs["shares"]] == [False, False]
+    for key in ("acc1", "acc5", "mAP", "mean_class_acc", "bank", "queries"):
+        assert r0["knn"][key] == r1["knn"][key] == pytest.approx(rs["knn"][key]), key
     # rank 0 alone wrote the run folder
     assert (two / "checkpoint.pt").is_file() and (two / "results.json").is_file()
     assert json.loads((two / "results.json").read_text())["world_size"] == 2
@@ -114,3 +136,32 @@ def test_single_process_helpers():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             D.select_device("cuda")
+
+
+SHUFFLE_SCRIPT = textwrap.dedent("""
+    import json, sys, torch, torch.distributed as dist
+    from dtgkit.dtg.baselines import shuffle_across_ranks, unshuffle_across_ranks
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
+    torch.manual_seed(rank)  # each rank draws another permutation: rank 0's must win
+    x = torch.arange(4, dtype=torch.float32).view(4, 1) + 10 * rank  # rank r holds 10r .. 10r+3
+    mine, unshuffle = shuffle_across_ranks(x)
+    back = unshuffle_across_ranks(mine * 2, unshuffle)  # an "encoder" applied to the share
+    json.dump({"mine": mine.view(-1).tolist(), "back": back.view(-1).tolist()},
+              open(f"{sys.argv[1]}/shuffle{rank}.json", "w"))
+    dist.destroy_process_group()
+""")
+
+
+@pytest.mark.slow
+def test_moco_shuffle_bn_across_ranks(tmp_path):
+    """MoCo's batch shuffle over processes: each rank encodes a random share of the global batch
+    and gets its own samples' keys back in order."""
+    script = tmp_path / "shuffle.py"
+    script.write_text(SHUFFLE_SCRIPT)
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+          str(script), str(tmp_path)], tmp_path)
+    r0, r1 = (json.loads((tmp_path / f"shuffle{r}.json").read_text()) for r in (0, 1))
+    assert sorted(r0["mine"] + r1["mine"]) == [0, 1, 2, 3, 10, 11, 12, 13]  # a partition
+    assert r0["mine"] != [0, 1, 2, 3] or r1["mine"] != [10, 11, 12, 13]  # shuffled
+    assert r0["back"] == [0, 2, 4, 6] and r1["back"] == [20, 22, 24, 26]
