@@ -30,9 +30,50 @@ from dtgkit.dtg.net import (
     _TeacherGuided,
     module_key,
 )
-from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
+from dtgkit.dtg.queue import GuidanceQueue, concat_all_gather, contrast_stats
 
-__all__ = ["DistInitNet", "MoCoVideoNet"]
+__all__ = ["DistInitNet", "MoCoVideoNet", "shuffle_across_ranks", "unshuffle_across_ranks"]
+
+
+def _shuffle_across_ranks_applies(encoder: nn.Module) -> bool:
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return False
+    bns = [m for m in encoder.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return bool(bns) and not any(isinstance(m, nn.SyncBatchNorm) for m in bns)
+
+
+@torch.no_grad()
+def shuffle_across_ranks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MoCo's batch shuffle over processes: gather every rank's batch, permute it with a
+    permutation drawn on rank 0, and give each rank its slice back.
+
+    Args:
+        x: B x ... on every rank (the same B on every rank: DDP's equal local batches).
+
+    Returns:
+        (this rank's B x ... slice of the shuffled global batch, the inverse permutation for
+        :func:`unshuffle_across_ranks`).
+    """
+    import torch.distributed as dist
+
+    world, rank = dist.get_world_size(), dist.get_rank()
+    x_all = concat_all_gather(x)  # (W*B) x ...
+    if x_all.shape[0] != world * x.shape[0]:
+        raise ValueError("shuffle_across_ranks needs the same batch size on every rank")
+    perm = torch.randperm(x_all.shape[0], device=x.device)  # W*B
+    dist.broadcast(perm, src=0)
+    return x_all[perm.view(world, -1)[rank]], torch.argsort(perm)
+
+
+@torch.no_grad()
+def unshuffle_across_ranks(k: torch.Tensor, unshuffle: torch.Tensor) -> torch.Tensor:
+    """Undo :func:`shuffle_across_ranks` on its outputs: B x ... rows in this rank's order."""
+    import torch.distributed as dist
+
+    k_all = concat_all_gather(k)  # (W*B) x ...
+    return k_all[unshuffle.view(dist.get_world_size(), -1)[dist.get_rank()]]
 
 
 class DistInitNet(_TeacherGuided):
@@ -155,6 +196,11 @@ class MoCoVideoNet(nn.Module):
         key_bn_splits: the key batch is shuffled and encoded in this many chunks, MoCo's
             shuffle-BN on one device, so BatchNorm statistics cannot leak the positive
             (default 2; one chunk when the batch is smaller than 2 per chunk).
+
+    Under DDP (several processes) whose key encoder keeps per-rank BatchNorm (``run.sync_bn``
+    off), the keys are shuffled *across ranks* instead, as MoCo's ``_batch_shuffle_ddp``: every
+    rank encodes a random share of the global batch (:func:`shuffle_across_ranks`), so a
+    sample's BatchNorm statistics come from other ranks' samples than its query's.
     """
 
     def __init__(
@@ -192,6 +238,10 @@ class MoCoVideoNet(nn.Module):
 
     @torch.no_grad()
     def _keys(self, clip: torch.Tensor) -> torch.Tensor:
+        if _shuffle_across_ranks_applies(self.key_student):
+            x, unshuffle = shuffle_across_ranks(clip)  # this rank's share of the shuffled batch
+            k = self.key_head(self.key_student(x))  # k: N x dim
+            return F.normalize(unshuffle_across_ranks(k, unshuffle), dim=1)  # N x dim
         N = clip.shape[0]
         splits = self.key_bn_splits if N >= 2 * self.key_bn_splits else 1
         perm = torch.randperm(N, device=clip.device)  # N
