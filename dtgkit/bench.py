@@ -10,6 +10,8 @@ Suites:
               against the raw decode throughput of the same backend on the same files.
     queue     enqueue + logits for a K x d queue against the matrix product alone.
     teachers  teacher features for a guidance clip, live vs. from the feature cache.
+    cache     building the teacher cache (decode + teacher, batched across videos) vs. the
+              teacher's batched forward on random frames.
     step      one training step of DTG (live / cached teachers) against a supervised step of
               the same student and batch, and against supervised step + teacher forward.
     memory    peak RSS of the process after the suites that ran.
@@ -31,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-SUITES = ("loader", "queue", "teachers", "step")
+SUITES = ("loader", "queue", "teachers", "cache", "step")
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -45,6 +47,19 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> fl
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def _device(spec: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; any other spec as given."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(spec)
+
+
+def _sync(dev: torch.device) -> None:
+    """Wait for the device, so a timing covers the work (no-op on the CPU)."""
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
 
 
 def machine_info() -> dict:
@@ -155,27 +170,31 @@ def bench_loader(
 
 
 # -------------------------------------------------------------------------------- queue
-def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int = 5) -> list[dict]:
+def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int = 5,
+                device: str = "cpu") -> list[dict]:
     """Cost of the queue step (logits + loss + enqueue) against the N x K matrix product alone."""
     from dtgkit.dtg.losses import info_nce
     from dtgkit.dtg.queue import GuidanceQueue
 
+    dev = _device(device)
     torch.manual_seed(0)
-    queue = GuidanceQueue(dim, K)
-    a = torch.nn.functional.normalize(torch.randn(batch, dim), dim=1)  # a: N x d
-    g = torch.nn.functional.normalize(torch.randn(batch, dim), dim=1)  # g: N x d
-    vid = torch.arange(batch)
+    queue = GuidanceQueue(dim, K).to(dev)
+    a = torch.nn.functional.normalize(torch.randn(batch, dim, device=dev), dim=1)  # a: N x d
+    g = torch.nn.functional.normalize(torch.randn(batch, dim, device=dev), dim=1)  # g: N x d
+    vid = torch.arange(batch, device=dev)
 
     def matmul() -> None:
         a @ queue.feats.t()  # N x K
+        _sync(dev)
 
     def step() -> None:
         info_nce(a, g, queue.feats, 0.07)
         queue.enqueue(g, vid)
+        _sync(dev)
 
     t_mm = best_time(matmul, repeats)
     t_step = best_time(step, repeats)
-    return [{"K": K, "dim": dim, "batch": batch, "matmul_ms": 1e3 * t_mm,
+    return [{"device": str(dev), "K": K, "dim": dim, "batch": batch, "matmul_ms": 1e3 * t_mm,
              "queue_step_ms": 1e3 * t_step, "queue_step_vs_matmul": t_step / t_mm}]
 
 
@@ -224,6 +243,45 @@ def bench_teachers(quick: bool = False, spec: str | None = None, batch: int = 8,
              "cache_speedup": t_live / t_cache}]
 
 
+def bench_cache_build(quick: bool = False, spec: str | None = None, size: int = 112,
+                      batch_size: int = 256, device: str = "auto", num_workers: int = 2,
+                      root: str | None = None, repeats: int = 3) -> list[dict]:
+    """``dtgkit cache-teachers`` throughput against the teacher's own batched forward.
+
+    Cache build = decoding (``num_workers`` processes) + centre crop / resize + the teacher on
+    ``batch_size`` frames at a time, batched across videos, written to a memory-mapped file;
+    measured on the committed SynthActions sample (or ``root``). The limit it is compared with:
+    the same teacher's forward on random frames of the same batch size, on the same device.
+    Goal (issue 15): cache frames/s >= 0.8x the forward's.
+    """
+    from dtgkit.data.synth import sample_root
+    from dtgkit.models.teacher_cache import cache_teacher_features
+    from dtgkit.models.teachers import create_teacher
+    from dtgkit.train.engine import autocast_dtype
+
+    dev = _device(device)
+    spec = spec or ("tiny" if quick else f"imagenet-efficientnet-lite0#size={size}")
+    teacher = create_teacher(spec)
+    root = root or str(sample_root() / "videos")
+    with tempfile.TemporaryDirectory() as tmp:
+        info = cache_teacher_features(root, [teacher], tmp, size=size, batch_size=batch_size,
+                                      device=dev, num_workers=num_workers, progress=False)
+    x = torch.rand(batch_size, 3, size, size, device=dev)  # B x 3 x S x S
+    amp_dtype = autocast_dtype(dev)
+
+    def forward() -> None:
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=amp_dtype,
+                                                     enabled=amp_dtype is not None):
+            teacher.frame_features(x)
+        _sync(dev)
+
+    t = best_time(forward, repeats)
+    cache_fps = info["frames"] / max(info["seconds"], 1e-9)
+    return [{"teacher": spec, "device": str(dev), "videos": info["videos"], "frames": info["frames"],
+             "batch": batch_size, "workers": num_workers, "cache_frames_per_s": cache_fps,
+             "forward_frames_per_s": batch_size / t, "cache_vs_forward": cache_fps * t / batch_size}]
+
+
 def bench_step(quick: bool = False, student: str | None = None, teacher: str | None = None,
                batch: int | None = None, num_segments: int | None = None, size: int | None = None,
                K: int = 4096, repeats: int = 3, device: str = "auto", amp: bool = True) -> list[dict]:
@@ -242,16 +300,18 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
     from dtgkit.models.students import create_student
     from dtgkit.models.teachers import create_teacher
 
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    from dtgkit.train.engine import autocast_dtype, to_channels_last
+
+    dev = _device(device)
     student = student or ("tiny" if quick else "tsn_r18")
     batch = batch or (4 if quick else 8)
     num_segments = num_segments or (4 if quick else 8)
     size = size or (32 if quick else 112)
     teacher = teacher or ("tiny" if quick else f"imagenet-efficientnet-lite0#size={size}")
     torch.manual_seed(0)
-    use_amp = amp and dev.type == "cuda"
-    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    amp_dtype = autocast_dtype(dev, amp)
+    use_amp = amp_dtype is not None
+    layout = to_channels_last if dev.type == "cuda" else (lambda m: m)  # as the trainer does
     anchor = torch.rand(batch, num_segments, 3, size, size, device=dev)  # N x T x 3 x H x W
     guidance = torch.rand_like(anchor)  # N x T x 3 x H x W
     labels = torch.randint(0, 10, (batch,), device=dev)  # N
@@ -259,13 +319,12 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
         torch.cuda.reset_peak_memory_stats(dev)
 
     def sync() -> None:
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
+        _sync(dev)
 
     def autocast():
         return torch.autocast(dev.type, dtype=amp_dtype, enabled=use_amp)
 
-    stu = create_student(student).to(dev)
+    stu = layout(create_student(student).to(dev))
     clf = torch.nn.Linear(stu.feat_dim, 10).to(dev)
     opt = torch.optim.SGD([*stu.parameters(), *clf.parameters()], lr=0.01, momentum=0.9)
 
@@ -277,14 +336,14 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
         opt.step()
         sync()
 
-    tea = create_teacher(teacher).to(dev)
+    tea = layout(create_teacher(teacher).to(dev))
 
     def teacher_fwd() -> None:
         with torch.no_grad(), autocast():
             tea(guidance)
         sync()
 
-    net = DTGNet(create_student(student), {teacher: tea}, K=K).to(dev)
+    net = layout(DTGNet(create_student(student), {teacher: tea}, K=K).to(dev))
     opt2 = torch.optim.SGD(list(net.trainable_parameters()), lr=0.01, momentum=0.9)
     with torch.no_grad():
         g_feats = {teacher: tea(guidance).float()}  # N x D: what the cache hands in
@@ -340,6 +399,8 @@ def run_bench(suites: list[str], quick: bool = False, out: str | None = None) ->
             rows = bench_queue(K=4096 if quick else 65536)
         elif name == "teachers":
             rows = bench_teachers(quick=quick)
+        elif name == "cache":
+            rows = bench_cache_build(quick=quick)
         elif name == "step":
             rows = bench_step(quick=quick)
         else:
