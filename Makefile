@@ -30,8 +30,9 @@ test-quick: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
-## make gpu-smoke: on a CUDA machine, a few hundred paper-shaped steps (TSN-R18, T=8, 224 px, AMP)
-gpu-smoke: $(STAMP)
+## make gpu-smoke: on a CUDA machine with dtgkit installed (no install step here): TSN-R18 and
+## R3D-18 pre-training (resumed once), fine-tuning, evaluate, cache-teachers, GPU benchmarks
+gpu-smoke:
 	bash tools/gpu_smoke.sh
 
 ## make ablate SUITE=table1: one ablation suite, 3 seeds, results in notebooks/results/
