@@ -139,3 +139,29 @@ def test_teacher_cache_batches_across_videos_and_matches_per_video(tmp_path, syn
                                    progress=False, dtype="float32")
     assert again["computed"] == 0 and again["reused"] == 24
     assert json.loads((tmp_path / "c" / "tiny.json").read_text())["complete"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["r3d_18", "tsn_r18"])
+def test_trainer_step_on_cuda(name, tmp_path):  # pragma: no cover - GPU machines
+    """The engine's CUDA set-up (channels-last per tensor, AMP, GradScaler) on a real GPU."""
+    torch.manual_seed(0)
+
+    class Clips(torch.utils.data.Dataset):
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            g = torch.Generator().manual_seed(i)
+            return torch.rand(4, 3, 32, 32, generator=g), torch.rand(4, 3, 32, 32, generator=g)
+
+    net = DTGNet(create_student(name), {"tiny": create_teacher("tiny")}, K=8)
+    tr = E.Trainer(net, lambda m, b: m(b[0], b[1]), Clips(), optim=OptimConfig(
+        epochs=1, batch_size=4, lr=0.01, milestones=[]), run=RunConfig(progress=False, log_every=1),
+        run_dir=tmp_path, student=net.student)
+    assert tr.amp_dtype in (torch.bfloat16, torch.float16)
+    tr.fit()
+    conv = next(p for p in net.student.parameters() if p.dim() in (4, 5))
+    fmt = torch.channels_last if conv.dim() == 4 else torch.channels_last_3d
+    assert conv.is_cuda and conv.is_contiguous(memory_format=fmt)
+    assert all(r["loss"] is not None for r in E.read_metrics(tmp_path, "train"))
