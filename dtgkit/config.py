@@ -30,9 +30,12 @@ from typing import Any
 
 import yaml
 
-PAIR_MODES = ("seq_seq_overlap", "seq_seq_disjoint", "img_img", "img_seq")
-METHODS = ("dtg", "distinit-l1", "distinit-ce", "moco", "none")
-WEIGHTINGS = ("uniform", "fixed", "offline", "online1", "online2")
+from dtgkit import dtg
+from dtgkit.data.sampling import PAIR_MODES
+
+#: ``dtg.method``: a pre-training method of :func:`dtgkit.dtg.create_method`, or ``none`` (no
+#: contrastive term: plain supervised training in ``dtgkit joint``)
+METHODS = (*dtg.METHODS, "none")
 DATASETS = ("synth", "ucf101", "hmdb51", "list", "folders")
 
 
@@ -83,8 +86,8 @@ class DTGConfig:
     #: feature fusion, how w_k scales teacher k's unit block: linear (w_k, Eq. 1 as written;
     #: similarities weigh w_k^2) | sqrt (sqrt(w_k); similarities weigh w_k, as the weights widget)
     fusion_scale: str = "linear"
-    queue_size: int = 2048          #: K (below the number of training videos)
-    tau: float = 0.07               #: InfoNCE temperature (Eq. 2)
+    queue_size: int = dtg.DEFAULT_K  #: K (below the number of training videos)
+    tau: float = dtg.DEFAULT_TAU    #: InfoNCE temperature (Eq. 2)
     moco_dim: int = 128             #: MoCo-video baseline: feature size
     moco_momentum: float = 0.999    #: MoCo-video baseline: key-encoder momentum
     mask: str = "none"              #: queue negatives masked: none | video | group
@@ -289,14 +292,14 @@ def validate(cfg: Config) -> Config:
         bad("data.fraction", f"must be in (0, 1], got {d.fraction}")
     if m.method not in METHODS:
         bad("dtg.method", f"{m.method!r} is not one of {METHODS}")
-    if m.weighting not in WEIGHTINGS:
-        bad("dtg.weighting", f"{m.weighting!r} is not one of {WEIGHTINGS}")
-    if m.fusion not in ("loss", "feature"):
-        bad("dtg.fusion", f"{m.fusion!r} is not 'loss' or 'feature'")
-    if m.fusion_scale not in ("linear", "sqrt"):
-        bad("dtg.fusion_scale", f"{m.fusion_scale!r} is not 'linear' or 'sqrt'")
-    if m.mask not in ("none", "video", "group"):
-        bad("dtg.mask", f"{m.mask!r} is not one of none, video, group")
+    if m.weighting not in dtg.WEIGHTINGS:
+        bad("dtg.weighting", f"{m.weighting!r} is not one of {dtg.WEIGHTINGS}")
+    if m.fusion not in dtg.FUSIONS:
+        bad("dtg.fusion", f"{m.fusion!r} is not one of {dtg.FUSIONS}")
+    if m.fusion_scale not in dtg.FUSION_SCALES:
+        bad("dtg.fusion_scale", f"{m.fusion_scale!r} is not one of {dtg.FUSION_SCALES}")
+    if m.mask not in dtg.MASKS:
+        bad("dtg.mask", f"{m.mask!r} is not one of {dtg.MASKS}")
     if m.method in ("dtg", "distinit-l1", "distinit-ce") and not m.teachers:
         bad("dtg.teachers", f"method {m.method!r} needs at least one teacher")
     if m.weighting == "offline" and len(m.offline_accs) != len(m.teachers):

@@ -1,4 +1,4 @@
-"""The baselines DTG-Net is compared with, built on the same code (:mod:`dtgkit.dtg.net`):
+"""The baselines DTG-Net is compared with, built on the same blocks (:mod:`dtgkit.dtg.base`):
 
 * :class:`DistInitNet` -- DistInit [13]: the student fits each teacher's feature of the same
   video (L1 on normalised features, or soft cross-entropy of the teachers' posteriors), no
@@ -8,7 +8,7 @@
   help?" is ``dtg.method=moco``).
 
 Both return ``(loss, diagnostics)`` with the keys of :class:`~dtgkit.dtg.net.DTGNet` where
-they mean something. Build them with :func:`dtgkit.dtg.net.create_method`.
+they mean something. Build them with :func:`dtgkit.dtg.create_method`.
 """
 
 from __future__ import annotations
@@ -21,15 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from dtgkit.dtg import weighting as W
+from dtgkit.dtg.base import TeacherGuided, module_key, projection_head, queue_diagnostics
 from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_logits, info_nce_loss
-from dtgkit.dtg.net import (
-    DEFAULT_K,
-    DEFAULT_TAU,
-    DTGNet,
-    _projection_head,
-    _TeacherGuided,
-    module_key,
-)
+from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU
 from dtgkit.dtg.queue import GuidanceQueue, concat_all_gather, contrast_stats
 
 __all__ = ["DistInitNet", "MoCoVideoNet", "shuffle_across_ranks", "unshuffle_across_ranks"]
@@ -76,7 +70,7 @@ def unshuffle_across_ranks(k: torch.Tensor, unshuffle: torch.Tensor) -> torch.Te
     return k_all[unshuffle.view(dist.get_world_size(), -1)[dist.get_rank()]]
 
 
-class DistInitNet(_TeacherGuided):
+class DistInitNet(TeacherGuided):
     """DistInit baseline [13]: fit each sample's student output to the teachers', no negatives.
 
     "the Dist Init fits the anchor feature representation R_anchor into the teacher feature
@@ -117,7 +111,7 @@ class DistInitNet(_TeacherGuided):
             for k in self.names:
                 key = module_key(k)
                 if loss == "l1":
-                    heads[key] = _projection_head(int(student.feat_dim), self.teacher_dims[k])
+                    heads[key] = projection_head(int(student.feat_dim), self.teacher_dims[k])
                 else:
                     n_cls = getattr(self.teachers[key], "num_classes", None) \
                         if key in self.teachers else self.teacher_dims[k]
@@ -157,7 +151,7 @@ class DistInitNet(_TeacherGuided):
         s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
         clip = anchor_clip if guidance_clip is None else guidance_clip
         run = self._clip_logits if self.loss == "soft_ce" else None
-        t = self._guidance(clip, guidance_feats, s.shape[0], run)  # k: N x D_k (or N x C_k)
+        t = self.guidance(clip, guidance_feats, s.shape[0], run)  # k: N x D_k (or N x C_k)
         w = self.static_weights.to(s.dtype)  # M
         diag, total = {}, s.new_zeros(())
         for i, k in enumerate(self.names):
@@ -218,7 +212,7 @@ class MoCoVideoNet(nn.Module):
         super().__init__()
         self.m, self.tau, self.key_bn_splits = float(m), float(tau), int(key_bn_splits)
         self.student = student
-        self.head = head if head is not None else _projection_head(int(student.feat_dim), dim)
+        self.head = head if head is not None else projection_head(int(student.feat_dim), dim)
         self.key_student = copy.deepcopy(student).requires_grad_(False)
         self.key_head = copy.deepcopy(self.head).requires_grad_(False)
         self.queue = GuidanceQueue(dim, K, mask=mask)
@@ -277,4 +271,4 @@ class MoCoVideoNet(nn.Module):
         stats = contrast_stats(logits, self.tau, neg_mask=mask, valid=self.queue.valid_mask())
         diag = {"loss": loss.detach(), **stats}
         self.queue.enqueue(k_feat, video_ids, groups, step)  # after the logits
-        return loss, DTGNet._queue_diag(diag, self.queue, step)
+        return loss, queue_diagnostics(diag, self.queue, step)

@@ -1,5 +1,6 @@
-"""DTG-Net (Sec. 3); its baselines DistInit [13] and MoCo [16] share this code
-(:mod:`dtgkit.dtg.baselines`), and :func:`create_method` builds any of them by name.
+"""DTG-Net (Sec. 3). Its baselines DistInit [13] and MoCo [16] share the same building blocks
+(:mod:`dtgkit.dtg.base`, :mod:`dtgkit.dtg.baselines`); :func:`dtgkit.dtg.create_method` builds
+any of them by name.
 
 One training step of self-supervised DTG-Net (Fig. 1), for a batch of N videos:
 
@@ -20,113 +21,27 @@ something: ``loss``, ``acc``, ``pos_sim``, ``neg_sim``, ``hard_neg_sim``, ``queu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dtgkit.dtg import weighting as W
+from dtgkit.dtg.base import TeacherGuided, module_key, projection_head, queue_diagnostics
+from dtgkit.dtg.fusion import fuse
 from dtgkit.dtg.losses import info_nce_logits, info_nce_loss
+from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU, FUSION_SCALES, FUSIONS, WEIGHTINGS
 from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
 
-DEFAULT_K = 2048  # paper: "K is smaller than the total training samples" (Sec. 3.4), no value
-DEFAULT_TAU = 0.07  # paper: InfoNCE "from [16]", no value; MoCo v1 uses 0.07
-FUSIONS = ("loss", "feature")
-FUSED = "fused"
-METHODS = ("dtg", "distinit-l1", "distinit-ce", "moco")
+__all__ = ["FUSED", "DTGNet"]
+
+FUSED = "fused"  # the key of the head and the queue of the fused space (fusion="feature")
 
 Weighting = Callable[..., torch.Tensor]
 
 
-def module_key(name: str) -> str:
-    """The ``nn.ModuleDict`` key of a teacher name: ``.`` is not allowed in module names, so
-    ``"torchvision:resnet18@w.pth"`` is stored as ``"torchvision:resnet18@w_pth"`` (the rule of
-    ``dtgkit.models.heads.ProjectionHeads``). Names in diagnostics stay as given."""
-    if not name:
-        raise ValueError("teacher name must not be empty")
-    return name.replace(".", "_")
-
-
-def _projection_head(in_dim: int, out_dim: int) -> nn.Module:
-    from dtgkit.models.heads import ProjectionHead  # lazy: only when no heads are given
-
-    return ProjectionHead(in_dim, out_dim)
-
-
-class _TeacherGuided(nn.Module):
-    """Student + frozen teachers: what DTG-Net and DistInit share.
-
-    Args:
-        student: nn.Module with ``.feat_dim``; ``forward(N x T x 3 x H x W) -> N x feat_dim``.
-        teachers: name -> frozen nn.Module with ``.feat_dim`` (``forward(clip) -> N x D``), or
-            name -> int feature dim when only cached ``guidance_feats`` will be passed.
-    """
-
-    def __init__(self, student: nn.Module, teachers: Mapping[str, nn.Module | int]) -> None:
-        super().__init__()
-        if not teachers:
-            raise ValueError("need at least one teacher")
-        self.student = student
-        self.names = list(teachers)
-        keys = [module_key(k) for k in self.names]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"teacher names collide as module keys: {self.names}")
-        self.teachers = nn.ModuleDict()
-        self.teacher_dims: dict[str, int] = {}
-        for name, t in teachers.items():
-            if isinstance(t, int):
-                self.teacher_dims[name] = t
-                continue
-            if not hasattr(t, "feat_dim"):
-                raise ValueError(f"teacher {name!r} has no .feat_dim")
-            self.teacher_dims[name] = int(t.feat_dim)
-            t.requires_grad_(False).eval()
-            self.teachers[module_key(name)] = t
-
-    def train(self, mode: bool = True) -> _TeacherGuided:
-        super().train(mode)
-        self.teachers.eval()  # teachers stay in eval mode (frozen BN statistics)
-        return self
-
-    def trainable_parameters(self) -> Iterator[nn.Parameter]:
-        """Parameters of the student and the heads (never the teachers)."""
-        yield from self.student.parameters()
-        yield from self.heads.parameters()
-
-    @torch.no_grad()
-    def _guidance(
-        self,
-        guidance_clip: torch.Tensor | None,
-        guidance_feats: Mapping[str, torch.Tensor] | None,
-        N: int,
-        run: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Each teacher's output on the guidance clip (no gradient), or the cached features."""
-        if guidance_feats is not None:
-            missing = [k for k in self.names if k not in guidance_feats]
-            if missing:
-                raise ValueError(f"guidance_feats lacks teachers {missing}; has "
-                                 f"{sorted(guidance_feats)}")
-            out = {k: guidance_feats[k].detach() for k in self.names}  # k: N x D_k
-        else:
-            if guidance_clip is None:
-                raise ValueError("pass guidance_clip or guidance_feats")
-            out = {}
-            for k in self.names:
-                if module_key(k) not in self.teachers:
-                    raise ValueError(f"teacher {k!r} was given as a feature dim only: "
-                                     "pass guidance_feats")
-                t = self.teachers[module_key(k)]
-                out[k] = run(t, guidance_clip) if run else t(guidance_clip)  # N x D_k
-        for k, v in out.items():
-            if v.dim() != 2 or v.shape[0] != N:
-                raise ValueError(f"guidance of teacher {k!r}: expected {N} x D, got "
-                                 f"{tuple(v.shape)}")
-        return out
-
-
-class DTGNet(_TeacherGuided):
+class DTGNet(TeacherGuided):
     """Differentiated Teachers Guided network (Sec. 3, Eq. 1-2), self-supervised.
 
     Args:
@@ -179,11 +94,11 @@ class DTGNet(_TeacherGuided):
         super().__init__(student, teachers)
         if fusion not in FUSIONS:
             raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-        if fusion_scale not in ("linear", "sqrt"):
-            raise ValueError(f"fusion_scale must be 'linear' or 'sqrt', got {fusion_scale!r}")
+        if fusion_scale not in FUSION_SCALES:
+            raise ValueError(f"fusion_scale must be one of {FUSION_SCALES}, got {fusion_scale!r}")
         self.fusion_scale = fusion_scale
-        if isinstance(weighting, str) and weighting not in W.WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {W.WEIGHTINGS} or a callable, "
+        if isinstance(weighting, str) and weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS} or a callable, "
                              f"got {weighting!r}")
         if fusion == "feature" and weighting == "online2":
             raise ValueError("weighting='online2' ranks each teacher's positive among its own "
@@ -195,7 +110,7 @@ class DTGNet(_TeacherGuided):
         feat_dim = int(student.feat_dim)
         dims = {module_key(k): d for k, d in dims.items()}
         self.heads = heads if heads is not None else nn.ModuleDict(
-            {k: _projection_head(feat_dim, d) for k, d in dims.items()})
+            {k: projection_head(feat_dim, d) for k, d in dims.items()})
         self.queues = queues if queues is not None else nn.ModuleDict(
             {k: GuidanceQueue(d, K, mask=mask) for k, d in dims.items()})
         for what, md in (("heads", self.heads), ("queues", self.queues)):
@@ -239,7 +154,7 @@ class DTGNet(_TeacherGuided):
         if len(accuracies) != len(self.names):
             raise ValueError(f"need {len(self.names)} accuracies for {self.names}, "
                              f"got {list(accuracies)}")
-        t = temperature or self.weighting_temperature or 1.0
+        t = W.temperature_for("offline", temperature or self.weighting_temperature)
         self.static_weights.copy_(W.offline(accuracies, temperature=t))
         self.weighting = "offline"
         return self.static_weights.clone()
@@ -264,9 +179,9 @@ class DTGNet(_TeacherGuided):
         if callable(w):
             out = w(pos_sims, logits, neg_masks)
         elif w == "online1":
-            out = W.online1(pos_sims, temperature=t or self.tau)
+            out = W.online1(pos_sims, temperature=W.temperature_for(w, t, tau=self.tau))
         elif w == "online2":
-            out = W.online2(logits, temperature=t or 0.1, neg_masks=neg_masks)
+            out = W.online2(logits, temperature=W.temperature_for(w, t), neg_masks=neg_masks)
         else:
             if w == "offline" and torch.isnan(self.static_weights).any():
                 raise ValueError("weighting='offline' needs accuracies: pass accuracies=... or "
@@ -309,7 +224,7 @@ class DTGNet(_TeacherGuided):
             (loss 0-d, diagnostics dict of detached 0-d tensors).
         """
         s = self.student(anchor_clip) if anchor_feats is None else anchor_feats  # s: N x C
-        g = self._guidance(guidance_clip, guidance_feats, s.shape[0])  # k: N x D_k
+        g = self.guidance(guidance_clip, guidance_feats, s.shape[0])  # k: N x D_k
         for k, v in g.items():
             if v.shape[1] != self.teacher_dims[k]:
                 raise ValueError(f"guidance of teacher {k!r} has dim {v.shape[1]}, the teacher "
@@ -344,7 +259,7 @@ class DTGNet(_TeacherGuided):
             diag[s_] = torch.stack([stats[k][s_] for k in self.names]).mean()
         for k in self.names:
             self.queues[module_key(k)].enqueue(g[k], video_ids, groups, step)  # after the logits
-        return loss, self._queue_diag(diag, self.queues[module_key(self.names[0])], step)
+        return loss, queue_diagnostics(diag, self.queues[module_key(self.names[0])], step)
 
     def _forward_feature(self, s, g, video_ids, groups, step):
         """Feature fusion (Eq. 1): one InfoNCE on the weighted average of the guidance features.
@@ -367,9 +282,7 @@ class DTGNet(_TeacherGuided):
         pos_sims = torch.stack([(F.normalize(b, dim=1) * g[k]).sum(dim=1) for b, k in
                                 zip(blocks, self.names)], dim=1).detach().float()  # N x M
         w = self.teacher_weights(pos_sims)  # w: N x M
-        c = w.sqrt() if self.fusion_scale == "sqrt" else w  # c: N x M, block scales
-        g_fused = F.normalize(torch.cat([c[:, i:i + 1] * g[k] for i, k in
-                                         enumerate(self.names)], dim=1), dim=1)  # N x sum(D_k)
+        g_fused = fuse([g[k] for k in self.names], w, self.fusion_scale)  # N x sum(D_k)
         m = q.negative_mask(video_ids, groups)  # m: N x K or None
         logits = info_nce_logits(a, g_fused, q.feats, self.tau, m)  # logits: N x (1+K)
         loss = info_nce_loss(logits)  # 0-d
@@ -379,47 +292,5 @@ class DTGNet(_TeacherGuided):
             diag[f"weight/{k}"] = w[:, i].mean()
             diag[f"pos_sim/{k}"] = pos_sims[:, i].mean()
         q.enqueue(g_fused, video_ids, groups, step)  # after the logits
-        return loss, self._queue_diag(diag, q, step)
+        return loss, queue_diagnostics(diag, q, step)
 
-    @staticmethod
-    def _queue_diag(diag: dict, q: GuidanceQueue, step: int | None) -> dict:
-        diag.update(q.summary(step))
-        return diag
-
-
-def create_method(
-    name: str,
-    student: nn.Module,
-    teachers: Mapping[str, nn.Module | int] | None = None,
-    **cfg,
-) -> nn.Module:
-    """Build a pre-training method by name, so "does the teacher help?" is one switch.
-
-    Args:
-        name: ``"dtg"`` (:class:`DTGNet`), ``"distinit-l1"`` / ``"distinit-ce"``
-            (:class:`DistInitNet`), ``"moco"`` (:class:`MoCoVideoNet`, ignores ``teachers``).
-        student: the video network to train.
-        teachers: name -> teacher (not used by ``"moco"``).
-        **cfg: keyword arguments of that class.
-
-    Returns:
-        an nn.Module whose ``forward(anchor, guidance, ...)`` returns ``(loss, diagnostics)``
-        and with ``trainable_parameters()``.
-    """
-    from dtgkit.dtg.baselines import DistInitNet, MoCoVideoNet  # they build on this module
-
-    if name == "moco":
-        return MoCoVideoNet(student, **cfg)
-    if name not in METHODS:
-        raise ValueError(f"unknown method {name!r}; choose from {METHODS}")
-    if not teachers:
-        raise ValueError(f"method {name!r} needs at least one teacher")
-    if name == "dtg":
-        return DTGNet(student, teachers, **cfg)
-    return DistInitNet(student, teachers, loss="l1" if name == "distinit-l1" else "soft_ce",
-                       **cfg)
-
-
-def list_methods() -> list[str]:
-    """Names accepted by :func:`create_method`."""
-    return list(METHODS)

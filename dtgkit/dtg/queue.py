@@ -27,7 +27,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-MASK_MODES = ("none", "video", "group")
+from dtgkit.dtg.options import MASKS
 
 
 def _dist_on() -> bool:
@@ -87,8 +87,8 @@ class GuidanceQueue(nn.Module):
         super().__init__()
         if dim < 1 or K < 1:
             raise ValueError(f"GuidanceQueue needs dim >= 1 and K >= 1, got dim={dim}, K={K}")
-        if mask not in MASK_MODES:
-            raise ValueError(f"mask must be one of {MASK_MODES}, got {mask!r}")
+        if mask not in MASKS:
+            raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
         self.dim, self.K, self.mask = int(dim), int(K), mask
         self.register_buffer("feats", F.normalize(torch.randn(K, dim), dim=1))  # K x dim
         self.register_buffer("ptr", torch.zeros((), dtype=torch.long))

@@ -18,7 +18,30 @@ from collections.abc import Sequence
 
 import torch
 
-WEIGHTINGS = ("uniform", "fixed", "offline", "online1", "online2")
+from dtgkit.dtg.options import DEFAULT_TAU
+
+#: the softmax temperature of each weighting when none is given (``dtg.weight_temperature=0``)
+DEFAULT_TEMPERATURES = {"offline": 1.0, "online2": 0.1}
+
+
+def temperature_for(weighting: str, temperature: float | None = None, *,
+                    tau: float = DEFAULT_TAU) -> float:
+    """The softmax temperature a weighting uses: ``temperature`` when given (not 0 / None),
+    else the weighting's default: offline 1.0 (the paper's example), online1 ``tau`` (the
+    weights are then the softmax over teachers of the positive logits of Eq. 2), online2 0.1.
+
+    Args:
+        weighting: ``"offline"``, ``"online1"`` or ``"online2"``.
+        temperature: the configured temperature (``dtg.weight_temperature``); 0 / None = default.
+        tau: the InfoNCE temperature (online1's default).
+    """
+    if temperature:
+        return float(temperature)
+    if weighting == "online1":
+        return float(tau)
+    if weighting not in DEFAULT_TEMPERATURES:
+        raise ValueError(f"weighting {weighting!r} has no temperature (offline, online1, online2 do)")
+    return DEFAULT_TEMPERATURES[weighting]
 
 
 def uniform(M: int) -> torch.Tensor:
@@ -57,7 +80,8 @@ def fixed(w: Sequence[float] | torch.Tensor) -> torch.Tensor:
     return t / t.sum()
 
 
-def offline(accs: Sequence[float] | torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def offline(accs: Sequence[float] | torch.Tensor, temperature: float = 1.0, *,
+            percent_check: bool = True) -> torch.Tensor:
     """The *offline* weighting: softmax over each single-teacher DTG run's top-1 accuracy.
 
     "The offline way performs DTG-Nets with each teacher task separately to obtain their
@@ -71,17 +95,20 @@ def offline(accs: Sequence[float] | torch.Tensor, temperature: float = 1.0) -> t
     Args:
         accs: M top-1 accuracies in percent (59.98, not 0.5998).
         temperature: softmax temperature (default 1.0, as in the paper's example).
+        percent_check: reject accuracies that are all <= 1 as fractions given by mistake;
+            off for a proxy that can legitimately score that low in percent (random teachers).
 
     Returns:
         M float64 weights.
 
     Raises:
-        ValueError: if accuracies are outside [0, 100], not finite, or all <= 1 (fractions).
+        ValueError: if accuracies are outside [0, 100], not finite, or (``percent_check``) all
+            <= 1.
     """
     a = torch.as_tensor(accs, dtype=torch.float64).reshape(-1)  # M
     if a.numel() == 0 or not torch.isfinite(a).all() or (a < 0).any() or (a > 100).any():
         raise ValueError(f"offline weights need top-1 accuracies in percent, got {a.tolist()}")
-    if (a <= 1).all():
+    if percent_check and (a <= 1).all():
         raise ValueError(f"offline accuracies {a.tolist()} look like fractions; give percent "
                          "(59.98, not 0.5998) as the paper does")
     if temperature <= 0:

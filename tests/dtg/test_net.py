@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dtgkit.dtg import create_method, list_methods
 from dtgkit.dtg.baselines import DistInitNet, MoCoVideoNet
 from dtgkit.dtg.losses import info_nce_logits, info_nce_loss
-from dtgkit.dtg.net import DTGNet, create_method, list_methods
+from dtgkit.dtg.net import DTGNet
 from dtgkit.dtg.queue import GuidanceQueue
 
 N, T, S = 4, 3, 8  # batch, num_segments, frame size

@@ -125,3 +125,18 @@ def test_online2_prefers_the_teacher_ranking_its_positive_higher():
     assert float(w[0, 0]) > float(w[0, 1])
     with pytest.raises(ValueError):
         W.online2([])
+
+
+def test_temperature_defaults_live_in_one_place():
+    assert W.temperature_for("offline") == 1.0 and W.temperature_for("offline", 0.0) == 1.0
+    assert W.temperature_for("online1", None, tau=0.2) == 0.2
+    assert W.temperature_for("online2") == 0.1 and W.temperature_for("online2", 0.5) == 0.5
+    with pytest.raises(ValueError, match="no temperature"):
+        W.temperature_for("uniform")
+
+
+def test_offline_fraction_check_can_be_turned_off():
+    with pytest.raises(ValueError, match="fractions"):
+        W.offline([0.5, 0.2])
+    w = W.offline([0.5, 0.2], percent_check=False)
+    assert w.sum().item() == pytest.approx(1.0) and w[0] > w[1]
