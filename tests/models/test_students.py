@@ -5,18 +5,17 @@ import torch
 import torchvision
 from torch import nn
 
+from dtgkit.models.inflate import add_stem_maxpool, inflate_2d_to_3d, use_replicate_time_padding
 from dtgkit.models.students import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     StudentClassifier,
     TSNStudent,
     Video3DStudent,
-    add_stem_maxpool,
+    accepts_2d_init,
     create_student,
-    inflate_2d_to_3d,
     list_students,
     register_student,
-    use_replicate_time_padding,
 )
 
 PAPER_STUDENTS = {"tsn_r18", "tsn_r50", "r3d_18", "r2plus1d_18", "tiny", "tiny3d"}
@@ -72,6 +71,11 @@ def test_small_inputs_documented_minimum(name):
     # eval mode: one 16 px frame runs
     with torch.no_grad():
         assert student.eval()(torch.rand(1, 1, 3, 16, 16)).shape == (1, student.feat_dim)
+
+
+def test_accepts_2d_init_follows_the_factories():
+    assert accepts_2d_init("tsn_r18") and accepts_2d_init("r3d_18")
+    assert not accepts_2d_init("tiny") and not accepts_2d_init("no-such-student")
 
 
 def test_unknown_student_names_the_key_and_lists_the_known_ones():
