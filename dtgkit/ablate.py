@@ -39,6 +39,7 @@ from typing import Any
 
 from dtgkit import experiments as X
 from dtgkit.config import Config, validate
+from dtgkit.models.students import accepts_2d_init
 
 __all__ = [
     "CLAIMS",
@@ -129,7 +130,7 @@ def suite_arms(suite: str, teachers: dict[str, str], base: Config, *,
                               info={"weighting": w}))
         return arms
     if suite == "table4":
-        can_init = _student_takes_init(base.model.student)
+        can_init = accepts_2d_init(base.model.student)
         why = "" if can_init else f"student {base.model.student} cannot load a 2D init (model.init)"
         all_u = [_t(all_t), "dtg.weighting=uniform"]
         return [
@@ -162,18 +163,6 @@ def suite_arms(suite: str, teachers: dict[str, str], base: Config, *,
                                         "pretrain_epochs": ep}))
         return arms
     raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
-
-
-def _student_takes_init(student: str) -> bool:
-    import inspect
-
-    from dtgkit.models import students as S
-
-    factory = getattr(S, "_STUDENTS", {}).get(student)
-    if factory is None:
-        return False
-    params = inspect.signature(factory).parameters
-    return "pretrained" in params or "inflate_from" in params
 
 
 def ablation_config(args: argparse.Namespace) -> Config:

@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -435,8 +434,3 @@ def add_cli(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     p.set_defaults(func=_cmd_bench)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    from dtgkit.cli import main
-
-    sys.exit(main(["bench", *sys.argv[1:]]))

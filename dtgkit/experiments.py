@@ -48,9 +48,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dtgkit.config import Config, apply_overrides, validate
+from dtgkit.dtg import weighting as W
+from dtgkit.metrics import loo_knn_accuracy
 from dtgkit.results import (  # re-exported: the tables and charts of the rows made here
     CSV_COLUMNS,
     METRIC_NAMES,
@@ -75,7 +75,6 @@ __all__ = [
     "ensure_teachers",
     "format_mean_std",
     "frozen_eval",
-    "loo_knn_accuracy",
     "machine_info",
     "markdown_table",
     "offline_weights",
@@ -287,50 +286,6 @@ def _ensure_teachers(roles, quick, work_dir, progress, say) -> dict[str, str]:
 
 
 # ============================================================================== evaluation
-def loo_knn_accuracy(feats, labels, groups=None, *, k: int = 200, tau: float = 0.1) -> float:
-    """Leave-one-group-out kNN top-1 accuracy (percent) of features within one split.
-
-    Every sample is classified by the similarity-weighted vote (``exp(sim / tau)``, cosine) of
-    its k nearest *other* samples, excluding samples of its own group (UCF101-style groups share
-    a setting; neighbours from them would measure memory of the setting, not the action). A
-    sample whose class has no sample outside its own group (a split with one group per class)
-    only excludes itself, otherwise it could never be classified right.
-
-    Args:
-        feats: N x D features.
-        labels: N integer labels.
-        groups: N group ids (or None: only the sample itself is excluded).
-        k: neighbours (clamped to the bank size), default 200 as the kNN monitor.
-        tau: vote temperature, default 0.1.
-
-    Returns:
-        accuracy in percent.
-    """
-    import torch
-
-    from dtgkit.train.evaluate import l2_normalize
-
-    x = torch.from_numpy(l2_normalize(feats)).double()  # N x D
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)  # N
-    n = len(y)
-    if n < 2:
-        return float("nan")
-    sim = x @ x.T  # N x N
-    excl = torch.eye(n, dtype=torch.bool)
-    if groups is not None:
-        g = torch.as_tensor(np.asarray(groups))
-        same_group = (g[:, None] == g[None, :]) & (g[:, None] >= 0)  # N x N
-        same_class = y[:, None] == y[None, :]  # N x N
-        has_other = (same_class & ~same_group).any(1)  # N: a same-class sample in another group
-        excl |= same_group & has_other[:, None]
-    sim = sim.masked_fill(excl, float("-inf"))
-    kk = max(1, min(int(k), n - 1))
-    top, idx = sim.topk(kk, dim=1)  # N x k
-    w = torch.where(torch.isfinite(top), (top / tau).exp(), torch.zeros_like(top))  # N x k
-    votes = torch.zeros(n, int(y.max()) + 1, dtype=torch.float64).scatter_add_(1, y[idx], w)  # N x C
-    return float((votes.argmax(1) == y).double().mean() * 100.0)
-
-
 def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | os.PathLike, *,
                              say: Callable[[str], None] = print) -> dict[str, float]:
     """The ``teacher-knn`` offline-weight proxy: each teacher's leave-one-group-out kNN
@@ -339,11 +294,9 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
 
     Cached in ``out_dir/teacher_knn.json`` (keyed by spec and data settings).
     """
-    import torch
-
     from dtgkit.models.teachers import create_teacher
     from dtgkit.train import data as TD
-    from dtgkit.train.evaluate import extract_features
+    from dtgkit.train.evaluate import split_features
 
     path = Path(out_dir) / "teacher_knn.json"
     d = cfg.data
@@ -355,12 +308,10 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
     else:
         records, _ = TD.load_split(d, "train")
         groups = TD.group_ids(records).numpy()
-        loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records), max(1, cfg.pretrain.batch_size))
         for spec in todo:
             t0 = time.perf_counter()
-            teacher = create_teacher(spec)
-            with torch.no_grad():
-                feats, labels, _ = extract_features(teacher, loader, progress=cfg.run.progress)
+            feats, labels, _ = split_features(cfg, create_teacher(spec), records,
+                                              batch_size=max(1, cfg.pretrain.batch_size))
             acc = loo_knn_accuracy(feats, labels, groups)
             cache[f"{spec}|{key}"] = acc
             say(f"teacher kNN proxy: {spec}: {acc:.2f}% on {len(labels)} training videos "
@@ -372,19 +323,11 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
 
 def offline_weights(accs: Sequence[float], temperature: float = 1.0) -> list[float]:
     """The offline weights of :func:`dtgkit.dtg.weighting.offline` as a plain list:
-    ``softmax(accs / temperature)`` with accuracies in percent.
-
-    :func:`~dtgkit.dtg.weighting.offline` rejects accuracies that are all <= 1 (they look like
-    fractions); a proxy can legitimately score that low (e.g. random teachers), so such
-    accuracies are softmaxed here directly, with the same formula.
-    """
+    ``softmax(accs / temperature)`` with accuracies in percent; a proxy can legitimately score
+    all teachers <= 1 % (e.g. random teachers), so the fraction check is off."""
     from dtgkit.dtg.weighting import offline
 
-    a = np.asarray(list(accs), dtype=np.float64)
-    if len(a) and np.all(np.isfinite(a)) and np.all((a >= 0) & (a <= 1)):
-        e = np.exp((a - a.max()) / temperature)
-        return [float(w) for w in e / e.sum()]
-    return [float(w) for w in offline(list(accs), temperature)]
+    return [float(w) for w in offline(list(accs), temperature, percent_check=False)]
 
 
 def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.PathLike, *,
@@ -401,10 +344,9 @@ def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.P
         ``{"knn": metrics, "linear_probe": metrics}`` (percent, see
         :func:`dtgkit.train.evaluate.classification_metrics`).
     """
-    from dtgkit.train import data as TD
     from dtgkit.train import distributed as D
     from dtgkit.train import engine as E
-    from dtgkit.train.evaluate import extract_features, knn_evaluate, linear_probe
+    from dtgkit.train.evaluate import frozen_evaluation
     from dtgkit.train.pretrain import build_student
 
     path = Path(out_dir) / "frozen_eval.json"
@@ -417,17 +359,8 @@ def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.P
         student.load_state_dict(E.student_state_dict(E.load_checkpoint(ckpt)))
     device = D.select_device(cfg.run.device)
     student.to(device)
-    train_records, class_names = TD.load_split(cfg.data, "train")
-    test_records, _ = TD.load_split(cfg.data, "test")
-    C = TD.num_classes_of(train_records, class_names)
-    bs = max(1, cfg.pretrain.batch_size)
-    f_tr, y_tr, _ = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, train_records), bs),
-                                     device=device, progress=cfg.run.progress)
-    f_te, y_te, _ = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, test_records), bs),
-                                     device=device, progress=cfg.run.progress)
-    res = {"knn": knn_evaluate(f_tr, y_tr, f_te, y_te, C),
-           "linear_probe": linear_probe(f_tr, y_tr, f_te, y_te, C, seed=cfg.run.seed),
-           "checkpoint": str(ckpt) if ckpt else ""}
+    fe = frozen_evaluation(cfg, student, device=device, batch_size=max(1, cfg.pretrain.batch_size))
+    res = {"knn": fe["knn"], "linear_probe": fe["linear_probe"], "checkpoint": str(ckpt) if ckpt else ""}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(res, indent=1) + "\n")
@@ -548,7 +481,7 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
         cfg.dtg.offline_accs = [float(offline_accs[s]) for s in cfg.dtg.teachers]
     weights = None
     if cfg.dtg.weighting == "offline" and cfg.dtg.method == "dtg":
-        weights = offline_weights(cfg.dtg.offline_accs, cfg.dtg.weight_temperature or 1.0)
+        weights = offline_weights(cfg.dtg.offline_accs, W.temperature_for("offline", cfg.dtg.weight_temperature))
         if max(cfg.dtg.offline_accs) <= 1:  # weighting.offline would reject these as fractions
             say(f"[{arm.key}] offline accuracies {cfg.dtg.offline_accs} are all <= 1 %: passing their "
                 f"softmax {weights} as fixed weights")

@@ -33,42 +33,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 # ------------------------------------------------------------------------------ pure parts
-def _loo_knn_reference(feats, labels, groups, k, tau):
-    """Slow, obvious leave-one-group-out kNN: one sample at a time."""
-    x = feats / np.linalg.norm(feats, axis=1, keepdims=True)
-    right = 0
-    for i in range(len(x)):
-        others = [j for j in range(len(x)) if labels[j] == labels[i] and groups[j] != groups[i]]
-        cand = [j for j in range(len(x)) if j != i and (groups[j] != groups[i] or not others)]
-        sims = sorted(((float(x[i] @ x[j]), j) for j in cand), reverse=True)[:k]
-        votes = np.zeros(labels.max() + 1)
-        for s, j in sims:
-            votes[labels[j]] += math.exp(s / tau)
-        right += int(votes.argmax() == labels[i])
-    return 100.0 * right / len(x)
-
-
-@pytest.mark.parametrize("k", [1, 3, 50])
-def test_loo_knn_matches_reference(k):
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 4, 40)
-    feats = rng.normal(size=(40, 8)) + 1.5 * np.eye(8)[labels]
-    groups = rng.integers(0, 10, 40)
-    got = X.loo_knn_accuracy(feats, labels, groups, k=k, tau=0.1)
-    assert got == pytest.approx(_loo_knn_reference(feats, labels, groups, k, 0.1))
-
-
-def test_loo_knn_excludes_own_group():
-    # sample 0's nearest neighbour is its group mate (same class); without it, a class-1 sample wins
-    feats = np.array([[1.0, 0.0], [1.0, 0.01], [-1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.0, -1.0]])
-    labels = np.array([0, 0, 0, 1, 1, 1])
-    groups = np.array([0, 0, 2, 1, 3, 4])
-    assert X.loo_knn_accuracy(feats[:2], labels[:2], groups[:2], k=1) == 100.0  # one group: itself only
-    with_groups = X.loo_knn_accuracy(feats, labels, groups, k=1)
-    without = X.loo_knn_accuracy(feats, labels, None, k=1)
-    assert with_groups < without
-
-
 def test_summarise_markdown_and_csv(tmp_path):
     rows = [{"arm": "a", "label": "A", "seed": s, "acc1": v, "acc5": 90.0, "suite_index": 0, "skipped": ""}
             for s, v in enumerate([60.0, 62.0, 64.0])]

@@ -23,9 +23,9 @@ from dtgkit.data.video import (
     DEFAULT_TEMPLATE,
     VIDEO_EXTENSIONS,
     VideoDecodeError,
-    _short,
     count_decodable_frames,
     open_video,
+    short_error,
 )
 
 __all__ = ["add_cli", "check_videos", "probe_video"]
@@ -84,7 +84,7 @@ def _probe_worker(conn) -> None:
         try:
             conn.send(probe_video(path, backend, **kwargs))
         except Exception as err:  # noqa: BLE001 - an unexpected library error is a bad video
-            conn.send(("error", _short(err)))
+            conn.send(("error", short_error(err)))
 
 
 class _Watchdog:

@@ -90,7 +90,7 @@ class VideoDecodeError(RuntimeError):
         super().__init__(f"{self.path}: {reason}")
 
 
-def _short(err: BaseException, path: str | None = None) -> str:
+def short_error(err: BaseException, path: str | None = None) -> str:
     """One line of a library error (decord's carry C++ stack traces), without the file name."""
     lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
     text = lines[0] if lines else ""
@@ -217,7 +217,7 @@ def _open_container(path: str):
     try:
         container = av.open(path)
     except Exception as err:  # av raises many error types for the same "not a video"
-        raise VideoDecodeError(path, f"cannot open the container ({_short(err, path)})") from err
+        raise VideoDecodeError(path, f"cannot open the container ({short_error(err, path)})") from err
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(path, "no video stream")
@@ -255,7 +255,7 @@ def _decode_prefix(container, stream, stop: int | None, keep: Iterable[int] = ()
                 if stop is not None and count > stop:
                     return count, frames, _rgb(last), None
     except (av.FFmpegError, ValueError, OSError) as err:
-        error = _short(err)
+        error = short_error(err)
         try:  # frames the decoder still holds (B-frame reordering) decoded fine
             for frame in stream.decode(None):
                 take(frame)
@@ -387,7 +387,7 @@ class DecordReader(VideoReader):
             self.fps = float(self._vr.get_avg_fps()) or None
         except Exception as err:  # DECORDError, RuntimeError, AssertionError on 0 frames, ...
             self._vr = None
-            raise VideoDecodeError(path, f"decord cannot read it ({_short(err, path)})") from err
+            raise VideoDecodeError(path, f"decord cannot read it ({short_error(err, path)})") from err
         try:
             first = self._vr.get_batch([0]).asnumpy()  # 1 x H x W x 3
         except Exception as err:  # noqa: BLE001 - any decord failure: count with PyAV
@@ -410,8 +410,8 @@ class DecordReader(VideoReader):
                 warnings.simplefilter("ignore", RuntimeWarning)  # we warn below, once
                 self._fallback = PyAVReader(self.path, verify="full")
         except VideoDecodeError as err2:
-            raise VideoDecodeError(self.path, f"{err2.reason}; decord: {_short(err)}") from err
-        self._lower_count(self._fallback.num_frames, f"decord: {_short(err)}")
+            raise VideoDecodeError(self.path, f"{err2.reason}; decord: {short_error(err)}") from err
+        self._lower_count(self._fallback.num_frames, f"decord: {short_error(err)}")
 
     def _read(self, idx: np.ndarray) -> np.ndarray:
         try:
@@ -452,7 +452,7 @@ class TorchCodecReader(VideoReader):
         try:
             from torchcodec.decoders import VideoDecoder
         except Exception as err:  # ImportError, or RuntimeError/OSError: FFmpeg libraries missing
-            raise ImportError(f"torchcodec is not usable here ({_short(err)}); install it with "
+            raise ImportError(f"torchcodec is not usable here ({short_error(err)}); install it with "
                               "`pip install torchcodec` and FFmpeg's shared libraries") from err
         try:
             self._dec = VideoDecoder(path, dimension_order="NHWC", seek_mode="exact")
@@ -462,7 +462,7 @@ class TorchCodecReader(VideoReader):
             self.height, self.width = int(meta.height), int(meta.width)
         except Exception as err:
             self._dec = None
-            raise VideoDecodeError(path, f"torchcodec cannot read it ({_short(err, path)})") from err
+            raise VideoDecodeError(path, f"torchcodec cannot read it ({short_error(err, path)})") from err
         if self.num_frames < 1:
             raise VideoDecodeError(path, "no frame decodes (0 frames reported)")
         self._verify(verify)
@@ -471,14 +471,14 @@ class TorchCodecReader(VideoReader):
         try:
             self._dec.get_frames_at([self.num_frames - 1])
         except Exception as err:  # noqa: BLE001 - count with PyAV, then clamp
-            self._lower_count(count_decodable_frames(self.path), f"torchcodec: {_short(err)}")
+            self._lower_count(count_decodable_frames(self.path), f"torchcodec: {short_error(err)}")
 
     def _read(self, idx: np.ndarray) -> np.ndarray:
         unique, inverse = np.unique(self._clamp(idx), return_inverse=True)
         try:
             frames = self._dec.get_frames_at(unique.tolist()).data.numpy()  # U x H x W x 3
         except Exception as err:
-            raise VideoDecodeError(self.path, f"torchcodec: {_short(err)}") from err
+            raise VideoDecodeError(self.path, f"torchcodec: {short_error(err)}") from err
         return frames[inverse]
 
     def close(self) -> None:
@@ -543,7 +543,7 @@ class FrameFolderReader(VideoReader):
             with Image.open(file) as image:
                 return np.asarray(image.convert("RGB"))  # H x W x 3
         except Exception as err:  # PIL: UnidentifiedImageError, OSError (truncated), ...
-            raise VideoDecodeError(file, f"cannot decode frame ({_short(err)})") from err
+            raise VideoDecodeError(file, f"cannot decode frame ({short_error(err)})") from err
 
     def _read(self, idx: np.ndarray) -> np.ndarray:
         idx = self._clamp(idx)
@@ -606,7 +606,7 @@ def open_video(
     try:  # auto
         return DecordReader(path, verify=verify)
     except (VideoDecodeError, ImportError) as err:
-        first = err.reason if isinstance(err, VideoDecodeError) else _short(err)
+        first = err.reason if isinstance(err, VideoDecodeError) else short_error(err)
     try:
         return PyAVReader(path, verify=verify)
     except VideoDecodeError as err:

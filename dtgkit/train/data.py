@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from dtgkit.config import Config, DataConfig
 from dtgkit.data.datasets import ClipDataset, PairDataset, VideoRecord, load_records, load_ucf101
+from dtgkit.data.synth import sample_root
 from dtgkit.data.transforms import clip_transform
 
 __all__ = [
@@ -48,12 +49,7 @@ def load_split(d: DataConfig, subset: str) -> tuple[list[VideoRecord], list[str]
     """
     kind = d.dataset
     if kind == "synth":
-        if d.root:
-            root = Path(d.root).expanduser()
-        else:
-            from dtgkit.data.synth import sample_root
-
-            root = sample_root()
+        root = Path(d.root).expanduser() if d.root else sample_root()
         if not (root / "videos").is_dir():
             raise FileNotFoundError(f"data.root={str(root)!r} holds no SynthActions videos/ folder; "
                                     f"make one with `dtgkit synth {root}`")

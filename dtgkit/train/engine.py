@@ -351,6 +351,8 @@ class Trainer:
         config: the resolved :class:`~dtgkit.config.Config`, stored in the checkpoint.
         collate_fn: DataLoader collate function.
         find_unused_parameters: passed to DDP.
+        progress_keys: logged diagnostic -> name shown beside loss and clips/s in the progress
+            bar (e.g. ``{"acc": "inst_acc"}``); the loop knows no method's keys itself.
     """
 
     EVENTS = ("on_train_start", "on_epoch_start", "on_batch_end", "on_log", "on_epoch_end",
@@ -360,8 +362,10 @@ class Trainer:
                  optim: OptimConfig, run: RunConfig, run_dir: str | os.PathLike,
                  num_workers: int = 0, student: nn.Module | None = None, stage: str = "train",
                  meta: dict[str, Any] | None = None, config: Config | None = None,
-                 collate_fn: Callable | None = None, find_unused_parameters: bool = False) -> None:
+                 collate_fn: Callable | None = None, find_unused_parameters: bool = False,
+                 progress_keys: dict[str, str] | None = None) -> None:
         self.optim_cfg, self.run_cfg = optim, run
+        self.progress_keys = dict(progress_keys or {})
         self.run_dir = Path(run_dir)
         self.stage, self.meta, self.config = stage, dict(meta or {}), config
         self.step_fn, self.train_set = step_fn, train_set
@@ -675,9 +679,9 @@ class Trainer:
                     t0 = time.perf_counter()
                     post = {"loss": f"{row['loss']:.4f}" if row["loss"] is not None else "nan",
                             "clips/s": f"{row['clips_per_s']:.1f}"}
-                    for key in ("acc", "inst_acc", "cls_acc"):  # DTG's instance accuracy is "acc"
+                    for key, shown in self.progress_keys.items():
                         if isinstance(row.get(key), float):
-                            post["inst_acc" if key == "acc" else key] = f"{row[key]:.3f}"
+                            post[shown] = f"{row[key]:.3f}"
                     bar.set_postfix(post, refresh=False)
                     self.trigger("on_log")
                 self.trigger("on_batch_end")

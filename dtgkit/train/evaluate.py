@@ -1,274 +1,42 @@
-"""Evaluation: acc@k, mAP, mean class accuracy, multi-clip scores, kNN, linear probe, features.
+"""Features and scores of a network on a split: the one path from a split to features.
 
-The metrics follow mmaction2's definitions (ANCHORS.md, "Metrics"), the kNN monitor follows the
-MoCo Colab / lightly ``knn_predict``:
+* :func:`split_features` loads a split's test-time clips and extracts a network's features
+  (:func:`extract_features`); every caller (the kNN monitor of pre-training, the frozen
+  evaluation of an experiment arm, ``dtgkit evaluate``, the teachers' offline-weight proxy)
+  goes through it.
+* :func:`frozen_evaluation`: kNN and linear probe of frozen features, train split -> test split.
+* :func:`predict_scores`: video-level class scores of a classifier (softmax per clip, mean over
+  clips).
 
-* ``top_k_accuracy``: a sample is right when its label is among the k highest scores (argsort).
-* ``mean_average_precision``: per class, the average precision of that class's scores against
-  the one-hot labels, from the step-wise precision-recall curve (no interpolation), classes
-  without positives (NaN) dropped, mean over classes. Equal to
-  ``sklearn.metrics.average_precision_score`` per class.
-* ``mean_class_accuracy``: mean over classes (that have test samples) of per-class recall.
-* Video-level scores from several clips: softmax per clip, then the mean over clips.
-* kNN: cosine similarity, the k = 200 nearest bank features (k clamped to the bank size), votes
-  weighted by ``exp(sim / tau)`` with tau = 0.1.
-* Linear probe: frozen, L2-normalised features; ``sklearn.linear_model.LogisticRegression``
-  (lbfgs, multinomial, C = 1.0, max_iter = 1000); no other feature scaling.
-
-Everything but :func:`extract_features` / :func:`predict_scores` is a pure function of arrays.
+The metrics themselves live in :mod:`dtgkit.metrics`.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
+from dtgkit.config import Config
+from dtgkit.metrics import evaluate_knn, linear_probe, to_numpy, video_level_scores
+from dtgkit.train import data as TD
+
 __all__ = [
-    "average_precision",
-    "classification_metrics",
     "extract_features",
-    "knn_evaluate",
-    "knn_predict",
-    "l2_normalize",
-    "linear_probe",
+    "frozen_evaluation",
     "load_features",
-    "mean_average_precision",
-    "mean_class_accuracy",
     "predict_scores",
     "save_features",
-    "softmax",
-    "top_k_accuracy",
-    "video_level_scores",
+    "split_features",
 ]
-
-
-def _np(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().float().cpu().numpy() if x.is_floating_point() else x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-# ------------------------------------------------------------------ classification metrics
-def top_k_accuracy(scores, labels, topk: Sequence[int] = (1, 5)) -> list[float]:
-    """Fraction of samples whose label is among the k highest scores, for each k.
-
-    Args:
-        scores: N x C class scores (logits or probabilities).
-        labels: N integer labels.
-        topk: the k values; a k larger than C counts every sample as right.
-
-    Returns:
-        One accuracy in [0, 1] per k.
-    """
-    scores, labels = _np(scores), _np(labels).astype(np.int64)
-    order = np.argsort(scores, axis=1)[:, ::-1]  # N x C, best first
-    out = []
-    for k in topk:
-        hits = (order[:, :k] == labels[:, None]).any(axis=1)  # N
-        out.append(float(hits.mean()) if len(labels) else float("nan"))
-    return out
-
-
-def mean_class_accuracy(scores, labels) -> float:
-    """Mean over classes present in ``labels`` of the per-class recall of argmax predictions.
-
-    Args:
-        scores: N x C class scores.
-        labels: N integer labels.
-    """
-    scores, labels = _np(scores), _np(labels).astype(np.int64)
-    pred = scores.argmax(axis=1)  # N
-    recalls = [float((pred[labels == c] == c).mean()) for c in np.unique(labels)]
-    return float(np.mean(recalls)) if recalls else float("nan")
-
-
-def average_precision(scores, targets) -> float:
-    """Average precision of one class: sum over recall steps of precision (no interpolation).
-
-    The precision-recall curve is evaluated at every distinct score threshold (ties counted
-    together), as in mmaction2 ``binary_precision_recall_curve`` and sklearn.
-
-    Args:
-        scores: N scores of this class.
-        targets: N booleans / {0, 1}: does the sample belong to the class.
-
-    Returns:
-        AP in [0, 1], or NaN when there are no positives.
-    """
-    scores, targets = _np(scores).astype(np.float64), _np(targets).astype(bool)
-    if targets.sum() == 0:
-        return float("nan")
-    order = np.argsort(scores, kind="mergesort")[::-1]  # descending, stable
-    scores, targets = scores[order], targets[order]
-    last = np.r_[np.nonzero(np.diff(scores))[0], scores.size - 1]  # last index of each tie group
-    tps = np.cumsum(targets)[last]
-    precision = tps / (last + 1)
-    recall = tps / tps[-1]
-    recall_steps = np.diff(np.r_[0.0, recall])
-    return float(np.sum(recall_steps * precision))
-
-
-def mean_average_precision(scores, labels, num_classes: int | None = None) -> float:
-    """mmaction2 ``mean_average_precision`` on one-hot labels: mean AP over classes.
-
-    Args:
-        scores: N x C class scores.
-        labels: N integer labels (turned into one-hot N x C).
-        num_classes: C (default: ``scores.shape[1]``).
-
-    Returns:
-        Mean AP over classes with at least one positive (NaN classes dropped).
-    """
-    scores, labels = _np(scores), _np(labels).astype(np.int64)
-    num_classes = num_classes or scores.shape[1]
-    aps = [average_precision(scores[:, c], labels == c) for c in range(num_classes)]
-    aps = [a for a in aps if not np.isnan(a)]
-    return float(np.mean(aps)) if aps else float("nan")
-
-
-def classification_metrics(scores, labels, topk: Sequence[int] = (1, 5)) -> dict[str, float]:
-    """acc@k (in %), mAP (in %) and mean class accuracy (in %) in one dict.
-
-    Args:
-        scores: N x C video-level scores.
-        labels: N integer labels.
-
-    Returns:
-        ``{"acc1", "acc5", "mAP", "mean_class_acc", "num_samples"}`` (keys follow ``topk``).
-    """
-    accs = top_k_accuracy(scores, labels, topk)
-    out = {f"acc{k}": 100.0 * a for k, a in zip(topk, accs)}
-    out["mAP"] = 100.0 * mean_average_precision(scores, labels)
-    out["mean_class_acc"] = 100.0 * mean_class_accuracy(scores, labels)
-    out["num_samples"] = len(_np(labels))
-    return out
-
-
-# -------------------------------------------------------------------- multi-clip testing
-def softmax(logits, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax of a numpy array along ``axis``."""
-    x = _np(logits).astype(np.float64)
-    x = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(x)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def video_level_scores(clip_logits, video_ids=None, *, apply_softmax: bool = True):
-    """Average clip scores into one score vector per video (softmax per clip, then mean).
-
-    Args:
-        clip_logits: either N x num_clips x C (clips of a video stacked), or M x C clip rows
-            with ``video_ids`` (M) naming the video of each row.
-        video_ids: M video ids for the 2-D form; ignored for the 3-D form.
-        apply_softmax: softmax each clip before averaging (mmaction2's ``average_clips='prob'``).
-
-    Returns:
-        3-D form: N x C scores. 2-D form: ``(scores V x C, ids V)`` with the videos in order of
-        first appearance.
-    """
-    x = _np(clip_logits).astype(np.float64)
-    if apply_softmax:
-        x = softmax(x, axis=-1)
-    if x.ndim == 3:
-        return x.mean(axis=1)  # N x C
-    if video_ids is None:
-        return x, np.arange(len(x))
-    ids = _np(video_ids)
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    sums = np.zeros((len(uniq), x.shape[1]))
-    np.add.at(sums, inverse, x)
-    counts = np.bincount(inverse, minlength=len(uniq))[:, None]
-    order = np.argsort(first)  # videos in order of first appearance
-    return (sums / counts)[order], uniq[order]
-
-
-# --------------------------------------------------------------------------------- kNN
-def l2_normalize(feats, eps: float = 1e-12) -> np.ndarray:
-    """Rows of an N x D array scaled to unit L2 norm (zero rows stay zero)."""
-    x = _np(feats).astype(np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), eps)
-
-
-def knn_predict(feats, bank_feats, bank_labels, num_classes: int, *, k: int = 200,
-                tau: float = 0.1, chunk: int = 1024) -> np.ndarray:
-    """Similarity-weighted kNN class scores (MoCo Colab / lightly ``knn_predict``).
-
-    Args:
-        feats: N x D query features (normalised here).
-        bank_feats: M x D bank features (normalised here).
-        bank_labels: M integer labels.
-        num_classes: C.
-        k: neighbours (default 200), clamped to M.
-        tau: temperature of the vote weights ``exp(sim / tau)`` (default 0.1).
-        chunk: queries per matrix product (memory bound).
-
-    Returns:
-        N x C vote scores (argsort them for the predictions).
-    """
-    q = torch.from_numpy(l2_normalize(feats))  # N x D
-    bank = torch.from_numpy(l2_normalize(bank_feats))  # M x D
-    labels = torch.from_numpy(_np(bank_labels).astype(np.int64))  # M
-    k = max(1, min(int(k), bank.shape[0]))
-    out = []
-    for start in range(0, q.shape[0], chunk):
-        sim = q[start:start + chunk] @ bank.T  # n x M
-        sim_w, idx = sim.topk(k, dim=1)  # n x k
-        votes = torch.zeros(sim.shape[0], num_classes, dtype=torch.float64)  # n x C
-        votes.scatter_add_(1, labels[idx], (sim_w.double() / tau).exp())
-        out.append(votes)
-    return torch.cat(out).numpy() if out else np.zeros((0, num_classes))
-
-
-def knn_evaluate(train_feats, train_labels, test_feats, test_labels, num_classes: int | None = None,
-                 *, k: int = 200, tau: float = 0.1) -> dict[str, float]:
-    """kNN monitor: the train features are the bank, the test features the queries.
-
-    Returns:
-        :func:`classification_metrics` of the vote scores (acc1, acc5, mAP, ...) plus ``k``.
-    """
-    train_labels, test_labels = _np(train_labels), _np(test_labels)
-    if num_classes is None:
-        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    scores = knn_predict(test_feats, train_feats, train_labels, num_classes, k=k, tau=tau)
-    out = classification_metrics(scores, test_labels)
-    out["k"] = int(min(k, len(train_labels)))
-    return out
-
-
-# ------------------------------------------------------------------------ linear probe
-def linear_probe(train_feats, train_labels, test_feats, test_labels, num_classes: int | None = None,
-                 *, C: float = 1.0, max_iter: int = 1000, seed: int = 0) -> dict[str, float]:
-    """Linear classifier on frozen, L2-normalised features (sklearn LogisticRegression).
-
-    Settings: lbfgs solver, multinomial loss, L2 penalty with inverse strength ``C`` (1.0),
-    ``max_iter`` 1000, ``random_state=seed``; no standardisation besides the L2 normalisation.
-
-    Returns:
-        :func:`classification_metrics` of the test probabilities.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    train_labels, test_labels = _np(train_labels).astype(np.int64), _np(test_labels).astype(np.int64)
-    if num_classes is None:
-        num_classes = int(max(train_labels.max(), test_labels.max())) + 1
-    xtr, xte = l2_normalize(train_feats), l2_normalize(test_feats)
-    scores = np.zeros((len(xte), num_classes))
-    present = np.unique(train_labels)
-    if len(present) == 1:  # a single class: it is the only prediction
-        scores[:, present[0]] = 1.0
-    else:
-        clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
-        clf.fit(xtr, train_labels)
-        scores[:, clf.classes_] = clf.predict_proba(xte)  # classes absent in train keep 0
-    return classification_metrics(scores, test_labels)
 
 
 # ----------------------------------------------------------------- features and scores
 def _batch_video_ids(loader, index) -> np.ndarray:
     records = getattr(getattr(loader, "dataset", None), "records", None)
-    index = _np(index).astype(np.int64)
+    index = to_numpy(index).astype(np.int64)
     if records is not None:
         return np.array([getattr(records[i], "video_id", i) for i in index], dtype=np.int64)
     return index
@@ -340,9 +108,9 @@ def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | 
         clip, label, index = batch[0], batch[1], batch[2]
         f = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x D
         feats.append(f.float().mean(1).cpu().numpy())
-        labels.append(_np(label).astype(np.int64))
+        labels.append(to_numpy(label).astype(np.int64))
         vids.append(_batch_video_ids(loader, index))
-        order.append(_np(index).astype(np.int64))
+        order.append(to_numpy(index).astype(np.int64))
     model.train(was_training)
     if feats:
         out = [np.concatenate(feats), np.concatenate(labels), np.concatenate(vids)]
@@ -352,6 +120,59 @@ def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | 
     if sharded:
         out = _gather_in_order(device, np.concatenate(order), *out)
     return tuple(out)
+
+
+def split_features(cfg: Config, model: torch.nn.Module, split, *, device: str | torch.device = "cpu",
+                   num_clips: int = 1, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``model``'s features of the test-time clips of a split: load the split, build the
+    sequential loader, :func:`extract_features`.
+
+    Args:
+        cfg: data settings (``data.*``; ``run.progress`` for the bar).
+        model: the network (a student, or a frozen teacher).
+        split: ``"train"`` / ``"test"`` (loaded from ``cfg.data``), or the records themselves
+            (e.g. a subsampled training split).
+        device: where the model runs.
+        num_clips: clips per video (averaged), :class:`~dtgkit.train.data.MultiClipDataset`.
+        batch_size: clips per batch (default ``pretrain.batch_size``).
+
+    Returns:
+        ``feats`` N x D float32, ``labels`` N int64, ``video_ids`` N int64.
+    """
+    records = TD.load_split(cfg.data, split)[0] if isinstance(split, str) else split
+    loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, num_clips), batch_size)
+    return extract_features(model, loader, device=device, progress=cfg.run.progress)
+
+
+def frozen_evaluation(cfg: Config, model: torch.nn.Module, *, device: str | torch.device = "cpu",
+                      train="train", test="test", batch_size: int | None = None,
+                      test_clips: int = 1, linear: bool = True, num_classes: int | None = None,
+                      k: int = 200, tau: float = 0.1) -> dict[str, Any]:
+    """kNN and linear probe of ``model``'s frozen features: the training split is the bank /
+    the probe's training set, the test split the queries (:func:`split_features`).
+
+    Args:
+        cfg: data settings; ``run.seed`` seeds the probe's solver.
+        model: the frozen network (e.g. a student).
+        train, test: the two splits (``"train"`` / ``"test"`` or records).
+        batch_size: clips per batch (default ``pretrain.batch_size``).
+        test_clips: clips per test video (averaged).
+        linear: also fit the linear probe.
+        num_classes: C (default: the class list of the training split, else its largest label + 1).
+        k, tau: kNN neighbours and vote temperature (:func:`dtgkit.metrics.evaluate_knn`).
+
+    Returns:
+        ``{"knn": metrics, "linear_probe": metrics or None, "num_classes": C,
+        "test_features": (feats, labels, video_ids)}`` (metrics in percent).
+    """
+    train_records, class_names = TD.load_split(cfg.data, train) if isinstance(train, str) else (train, None)
+    f_tr, y_tr, _ = split_features(cfg, model, train_records, device=device, batch_size=batch_size)
+    f_te, y_te, v_te = split_features(cfg, model, test, device=device, num_clips=test_clips,
+                                      batch_size=batch_size)
+    C = num_classes or TD.num_classes_of(train_records, class_names)
+    return {"knn": evaluate_knn(f_tr, y_tr, f_te, y_te, C, k=k, tau=tau),
+            "linear_probe": linear_probe(f_tr, y_tr, f_te, y_te, C, seed=cfg.run.seed) if linear else None,
+            "num_classes": C, "test_features": (f_te, y_te, v_te)}
 
 
 @torch.no_grad()
@@ -387,9 +208,9 @@ def predict_scores(model: torch.nn.Module, loader: Iterable, *, device: str | to
             clip, label, index = batch[0], batch[1], batch[2]
             logits = _forward_clips(model, clip.to(device, non_blocking=True))  # N x clips x C
             probs.append(video_level_scores(logits.float().cpu().numpy()))  # N x C
-            labels.append(_np(label).astype(np.int64))
+            labels.append(to_numpy(label).astype(np.int64))
             vids.append(_batch_video_ids(loader, index))
-            order.append(_np(index).astype(np.int64))
+            order.append(to_numpy(index).astype(np.int64))
             if hook is not None:
                 f = torch.cat(captured).float()  # (N * clips) x D
                 captured.clear()
@@ -418,7 +239,7 @@ def save_features(path: str | os.PathLike, feats, labels, video_ids, class_names
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.npz"
     extra = {} if class_names is None else {"class_names": np.asarray(list(class_names), dtype=str)}
-    np.savez(tmp, feats=_np(feats), labels=_np(labels), video_ids=_np(video_ids), **extra)
+    np.savez(tmp, feats=to_numpy(feats), labels=to_numpy(labels), video_ids=to_numpy(video_ids), **extra)
     os.replace(tmp, path)
     return path
 

@@ -29,17 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from dtgkit.config import Config, config_from_dict, validate
+from dtgkit.metrics import classification_metrics
 from dtgkit.train import data as TD
 from dtgkit.train import distributed as D
 from dtgkit.train import engine as E
-from dtgkit.train.evaluate import (
-    classification_metrics,
-    extract_features,
-    knn_evaluate,
-    linear_probe,
-    predict_scores,
-    save_features,
-)
+from dtgkit.train.evaluate import frozen_evaluation, predict_scores, save_features
 from dtgkit.train.pretrain import (
     PairStep,
     RunResult,
@@ -162,6 +156,7 @@ def finetune(cfg: Config, init: str | os.PathLike | None = None, *, resume: bool
     train_set = TD.train_clip_dataset(cfg, train_records)
     trainer = E.Trainer(model, _ce_step, train_set, optim=cfg.finetune, run=cfg.run, run_dir=run_dir,
                         num_workers=cfg.data.num_workers, student=model.student, stage="finetune",
+                        progress_keys={"cls_acc": "cls_acc"},
                         config=cfg, meta={"num_classes": num_classes, "fc_prefix": "fc",
                                           "class_names": list(class_names or []),
                                           "init": str(init) if init else ""})
@@ -294,6 +289,7 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     model = SupervisedDTG(method, num_classes, cfg.model.dropout, cfg.dtg.alpha, cfg.dtg.beta)
     trainer = E.Trainer(model, step, train_set, optim=cfg.finetune, run=cfg.run, run_dir=run_dir,
                         num_workers=cfg.data.num_workers, student=student, stage="joint", config=cfg,
+                        progress_keys={"acc": "inst_acc", "cls_acc": "cls_acc"},
                         meta={"num_classes": num_classes, "fc_prefix": "fc", "method": cfg.dtg.method,
                               "class_names": list(class_names or [])})
     _add_callbacks(trainer, callbacks)
@@ -355,17 +351,13 @@ def evaluate(cfg: Config | None, ckpt: str | os.PathLike, *, linear: bool = True
 
     train_records, class_names = TD.load_split(cfg.data, "train")
     test_records, _ = TD.load_split(cfg.data, "test")
-    C = TD.num_classes_of(train_records, class_names)
-    bs = max(1, cfg.finetune.batch_size)
-    f_tr, y_tr, _ = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, train_records), bs),
-                                     device=device, progress=cfg.run.progress)
-    f_te, y_te, v_te = extract_features(student, TD.eval_loader(cfg, TD.eval_clip_dataset(
-        cfg, test_records, cfg.data.test_clips), bs), device=device, progress=cfg.run.progress)
-    feats_path = save_features(out_dir / "features_test.npz", f_te, y_te, v_te, class_names or None)
+    frozen = frozen_evaluation(cfg, student, device=device, train=train_records, test=test_records,
+                               batch_size=max(1, cfg.finetune.batch_size),
+                               test_clips=cfg.data.test_clips, linear=linear,
+                               num_classes=TD.num_classes_of(train_records, class_names))
+    feats_path = save_features(out_dir / "features_test.npz", *frozen["test_features"], class_names or None)
     res: dict[str, Any] = {"checkpoint": str(path), "stage": ck.get("stage"), "epoch": ck.get("epoch"),
-                           "knn": knn_evaluate(f_tr, y_tr, f_te, y_te, C),
-                           "linear_probe": linear_probe(f_tr, y_tr, f_te, y_te, C, seed=cfg.run.seed)
-                           if linear else None,
+                           "knn": frozen["knn"], "linear_probe": frozen["linear_probe"],
                            "classifier": None, "features": feats_path}
     prefix = meta.get("fc_prefix")
     if prefix and num_classes:

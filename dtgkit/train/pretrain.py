@@ -38,17 +38,20 @@ import torch
 from torch import nn
 
 from dtgkit.config import Config, validate
+from dtgkit.dtg import create_method
+from dtgkit.models import students as S
+from dtgkit.models.teacher_cache import CachedGuidance, GuidanceSource
+from dtgkit.models.teachers import create_teacher
 from dtgkit.train import data as TD
 from dtgkit.train import distributed as D
 from dtgkit.train import engine as E
-from dtgkit.train.evaluate import extract_features, knn_evaluate
+from dtgkit.train.evaluate import frozen_evaluation
 
 __all__ = [
     "RunResult",
     "build_method",
     "build_student",
     "build_teachers",
-    "knn_monitor",
     "pretrain",
     "read_results",
     "write_results",
@@ -78,10 +81,6 @@ def build_student(cfg: Config, num_classes: int | None = None) -> nn.Module:
     any other file: 2D ImageNet-style ResNet weights (loaded into a TSN student, inflated into
     a 3D one); not a file: a torchvision weights name (``IMAGENET1K_V1``).
     """
-    import inspect
-
-    from dtgkit.models import students as S
-
     def make(**kw):
         if num_classes is None:
             return S.create_student(cfg.model.student, **kw)
@@ -100,20 +99,15 @@ def build_student(cfg: Config, num_classes: int | None = None) -> nn.Module:
     if isinstance(obj, dict) and set(obj) == set(bare.state_dict()):
         bare.load_state_dict(obj)  # a whole-student state dict (e.g. from an earlier run)
         return model
-    factory = S._STUDENTS.get(cfg.model.student)
-    params = inspect.signature(factory).parameters if factory else {}
     # `pretrained=` takes 2D files (TSN; inflated for 3D nets) and 3D / dtgkit checkpoints alike
-    key = "pretrained"
-    if key not in params:
+    if not S.accepts_2d_init(cfg.model.student):
         raise ValueError(f"model.init={cfg.model.init!r}: not a dtgkit checkpoint or a state dict of "
                          f"{cfg.model.student!r}, and that student takes no 2D weights")
-    return make(**{key: init})
+    return make(pretrained=init)
 
 
 def build_teachers(cfg: Config) -> dict[str, nn.Module]:
     """The frozen teachers of ``dtg.teachers``, keyed by unique names (``tiny``, ``tiny-2`` ...)."""
-    from dtgkit.models.teachers import create_teacher
-
     out: dict[str, nn.Module] = {}
     for spec in cfg.dtg.teachers:
         t = create_teacher(spec)
@@ -126,9 +120,7 @@ def build_teachers(cfg: Config) -> dict[str, nn.Module]:
 
 
 def build_method(cfg: Config, student: nn.Module, teachers: dict[str, nn.Module]) -> nn.Module:
-    """``dtg.method`` around ``student`` (see :func:`dtgkit.dtg.net.create_method`)."""
-    from dtgkit.dtg.net import create_method
-
+    """``dtg.method`` around ``student`` (see :func:`dtgkit.dtg.create_method`)."""
     m = cfg.dtg
     if m.method == "dtg":
         kw: dict[str, Any] = {"weighting": m.weighting, "tau": m.tau, "K": m.queue_size,
@@ -188,28 +180,8 @@ def guidance_source(cfg: Config, teachers: dict[str, nn.Module]):
         raise ValueError("dtg.use_cache: method 'moco' has no teachers to cache")
     if cfg.dtg.method == "distinit-ce":
         raise ValueError("dtg.use_cache: distinit-ce needs teacher logits, the cache holds features")
-    from dtgkit.models.teacher_cache import CachedGuidance, GuidanceSource
-
     cache = CachedGuidance(cfg.dtg.cache_dir, [t.spec for t in teachers.values()])
     return GuidanceSource(list(teachers.values()), cache, use_cache=True)
-
-
-# ------------------------------------------------------------------------------ kNN
-def knn_monitor(cfg: Config, student: nn.Module, train_records, test_records, num_classes: int,
-                device: torch.device, *, k: int = 200, tau: float = 0.1) -> dict[str, Any]:
-    """kNN accuracy of the student's features: train-split bank, test-split queries.
-
-    Returns:
-        :func:`~dtgkit.train.evaluate.knn_evaluate`'s dict plus ``bank`` / ``queries`` sizes.
-    """
-    bs = max(cfg.pretrain.batch_size, 1)
-    bank = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, train_records), bs)
-    queries = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, test_records), bs)
-    f_tr, y_tr, _ = extract_features(student, bank, device=device, progress=cfg.run.progress)
-    f_te, y_te, _ = extract_features(student, queries, device=device, progress=cfg.run.progress)
-    out = knn_evaluate(f_tr, y_tr, f_te, y_te, num_classes, k=k, tau=tau)
-    out.update(bank=len(y_tr), queries=len(y_te))
-    return out
 
 
 # ------------------------------------------------------------------------------ results
@@ -283,6 +255,7 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     optim = cfg.pretrain
     trainer = E.Trainer(method, step, train_set, optim=optim, run=cfg.run, run_dir=run_dir,
                         num_workers=_num_workers(cfg), student=student, stage="pretrain",
+                        progress_keys={"acc": "inst_acc"},
                         config=cfg, meta={"method": cfg.dtg.method, "teachers": list(cfg.dtg.teachers),
                                           "class_names": list(class_names or [])})
     for event, fns in (callbacks or {}).items():
@@ -302,7 +275,10 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         if not labelled:
             return None
         # every rank extracts its share of the bank and the queries (no rank idles at a barrier)
-        return knn_monitor(cfg, student, train_records, test_records, num_classes, trainer.device)
+        res = frozen_evaluation(cfg, student, device=trainer.device, train=train_records,
+                                test=test_records, batch_size=max(cfg.pretrain.batch_size, 1),
+                                linear=False, num_classes=num_classes)
+        return {**res["knn"], "bank": len(train_records), "queries": len(res["test_features"][1])}
 
     every = cfg.run.eval_knn_every
     if every > 0:

@@ -213,11 +213,11 @@ def _evaluate(net, data: FrameData, num_segments: int, mode: str) -> dict[str, f
     a = net.heads[TEACHER](net.student(anchor)).numpy()  # V x D
     out = geometry_metrics(a, guid.numpy(), data.labels)
     feats = net.student(anchor).numpy()  # V x feat_dim
-    from dtgkit.train.evaluate import knn_evaluate
+    from dtgkit.metrics import evaluate_knn
 
     tr = np.asarray(data.train_mask, dtype=bool)
     if tr.any() and (~tr).any():
-        out["knn_test_acc"] = float(knn_evaluate(feats[tr], data.labels[tr], feats[~tr],
+        out["knn_test_acc"] = float(evaluate_knn(feats[tr], data.labels[tr], feats[~tr],
                                                  data.labels[~tr], k=5)["acc1"])
     return out
 

@@ -47,10 +47,10 @@ from matplotlib.figure import Figure
 
 from dtgkit.data.sampling import tsn_indices
 from dtgkit.dtg import weighting as W
+from dtgkit.dtg.fusion import fuse, similarity_weights
 from dtgkit.viz.plots import ANCHOR_COLOR, GUIDANCE_COLOR, new_figure
 
 __all__ = [
-    "SCALES",
     "GuidanceSpace",
     "display_names",
     "fuse_guidance",
@@ -61,12 +61,10 @@ __all__ = [
     "run_mean_weights",
     "scores_from_similarity",
     "short_name",
-    "similarity_weights",
     "time_weight_update",
     "video_guidance_features",
 ]
 
-SCALES = ("sqrt", "linear")
 DPI = 80
 
 
@@ -183,32 +181,11 @@ def load_split_guidance(source, video_root: str | os.PathLike, split_dir: str | 
 
 
 # ---------------------------------------------------------------------------------- fusion
-def similarity_weights(weights, scale: str = "sqrt") -> np.ndarray:
-    """The weights each teacher's similarity matrix gets in the fused similarity.
-
-    Args:
-        weights: M teacher weights (normalised here to sum 1, :func:`dtgkit.dtg.weighting.fixed`).
-        scale: ``"sqrt"`` (fused cosine = ``sum_k w_k cos_k``) or ``"linear"`` (the
-            ``DTGNet(fusion="feature")`` keys: ``sum_k w_k^2 cos_k / sum_k w_k^2``).
-
-    Returns:
-        M float64 weights summing to 1.
-    """
-    w = W.fixed(weights).numpy()  # M
-    if scale == "sqrt":
-        return w
-    if scale == "linear":
-        return w ** 2 / np.sum(w ** 2)
-    raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-
-
 def fuse_guidance(feats: Mapping[str, np.ndarray] | Sequence[np.ndarray], weights,
                   scale: str = "sqrt") -> np.ndarray:
-    """Videos in the fused guidance space (module docstring): ``z = concat_k(c_k g_k/|g_k|)``.
-
-    With ``scale="sqrt"``, ``c_k = sqrt(w_k)`` and ``z_i . z_j = sum_k w_k cos(g_k,i, g_k,j)``;
-    with ``"linear"``, ``c_k = w_k / sqrt(sum_j w_j^2)`` (DTGNet's feature fusion, normalised).
-    Both give unit rows.
+    """Videos in the fused guidance space (module docstring): ``z = normalize(concat_k(c_k
+    g_k/|g_k|))`` with :func:`dtgkit.dtg.fusion.fuse` (``c_k = sqrt(w_k)``: ``z_i . z_j =
+    sum_k w_k cos(g_k,i, g_k,j)``; ``"linear"``: ``c_k = w_k``, DTGNet's feature fusion).
 
     Args:
         feats: M arrays V x D_k (a dict spec -> array keeps its order).
@@ -219,17 +196,10 @@ def fuse_guidance(feats: Mapping[str, np.ndarray] | Sequence[np.ndarray], weight
         z: V x (D_1 + ... + D_M) float32, unit rows.
     """
     blocks = list(feats.values()) if isinstance(feats, Mapping) else list(feats)
-    w = W.fixed(weights).numpy()  # M
+    w = W.fixed(weights)  # M
     if len(w) != len(blocks):
         raise ValueError(f"{len(w)} weights for {len(blocks)} teachers")
-    if scale == "sqrt":
-        c = np.sqrt(w)
-    elif scale == "linear":
-        c = w / np.sqrt(np.sum(w ** 2))
-    else:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return np.concatenate([np.float32(ck) * _l2n(_as_array(f)) for ck, f in zip(c, blocks)],
-                          axis=1)  # V x sum(D_k)
+    return fuse([torch.from_numpy(_l2n(_as_array(f))) for f in blocks], w, scale).numpy()
 
 
 # ---------------------------------------------------------------------------------- scores

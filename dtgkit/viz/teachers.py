@@ -465,9 +465,9 @@ def teacher_probes(feats: Mapping[str, np.ndarray], labels, train_mask, *, k: in
                    tau: float = 0.1, C: float = 1.0, seed: int = 0) -> dict[str, dict]:
     """kNN and linear-probe accuracy of each teacher's frozen features (train -> test).
 
-    Uses :func:`dtgkit.train.evaluate.knn_evaluate` (cosine, k nearest, votes
+    Uses :func:`dtgkit.metrics.evaluate_knn` (cosine, k nearest, votes
     ``exp(sim / tau)``; k clamps to the train set) and
-    :func:`dtgkit.train.evaluate.linear_probe` (logistic regression on L2-normalised
+    :func:`dtgkit.metrics.linear_probe` (logistic regression on L2-normalised
     features).
 
     Args:
@@ -482,7 +482,7 @@ def teacher_probes(feats: Mapping[str, np.ndarray], labels, train_mask, *, k: in
         teacher -> dict(knn_acc, knn_acc5, linear_acc, linear_acc5, knn_mAP, linear_mAP, all
         in %, num_train, num_test).
     """
-    from dtgkit.train.evaluate import knn_evaluate, linear_probe
+    from dtgkit.metrics import evaluate_knn, linear_probe
 
     labels = np.asarray(labels, dtype=np.int64)
     tr = np.asarray(train_mask, dtype=bool)
@@ -490,7 +490,7 @@ def teacher_probes(feats: Mapping[str, np.ndarray], labels, train_mask, *, k: in
     out = {}
     for name, f in feats.items():
         f = np.asarray(f, dtype=np.float32)
-        knn = knn_evaluate(f[tr], labels[tr], f[~tr], labels[~tr], num_classes, k=k, tau=tau)
+        knn = evaluate_knn(f[tr], labels[tr], f[~tr], labels[~tr], num_classes, k=k, tau=tau)
         lin = linear_probe(f[tr], labels[tr], f[~tr], labels[~tr], num_classes, C=C, seed=seed)
         out[name] = {"knn_acc": knn["acc1"], "knn_acc5": knn["acc5"], "knn_mAP": knn["mAP"],
                      "linear_acc": lin["acc1"], "linear_acc5": lin["acc5"],

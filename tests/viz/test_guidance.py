@@ -10,7 +10,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from dtgkit.dtg import weighting as W
-from dtgkit.train.evaluate import knn_evaluate
+from dtgkit.dtg.fusion import similarity_weights
+from dtgkit.metrics import evaluate_knn
 from dtgkit.viz.guidance import (
     GuidanceSpace,
     display_names,
@@ -21,7 +22,6 @@ from dtgkit.viz.guidance import (
     run_mean_weights,
     scores_from_similarity,
     short_name,
-    similarity_weights,
     time_weight_update,
     video_guidance_features,
 )
@@ -92,7 +92,7 @@ def test_knn_matches_the_kNN_monitor_of_evaluate():
     z = fuse_guidance(feats, [0.4, 0.4, 0.2])
     for k in (3, 10, 200):
         got = guidance_scores(z, labels, train, k=k, tau=0.1)
-        ref = knn_evaluate(z[train], labels[train], z[~train], labels[~train], k=k, tau=0.1)
+        ref = evaluate_knn(z[train], labels[train], z[~train], labels[~train], k=k, tau=0.1)
         assert got["knn_acc"] == pytest.approx(ref["acc1"])
         assert got["num_queries"] == (~train).sum()
 

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from dtgkit.data.synth import CONFUSABLE_PAIRS, ConfusablePair, sample_root
-from dtgkit.train.evaluate import knn_evaluate, linear_probe
+from dtgkit.metrics import evaluate_knn, linear_probe
 from dtgkit.viz.teachers import (
     available_teachers,
     class_similarity,
@@ -124,7 +124,7 @@ def test_teacher_probes_use_the_evaluate_functions():
     probes = teacher_probes(feats, labels, train_mask, k=5)
     assert list(probes) == ["good", "noise"]
     x, tr = feats["good"], train_mask
-    knn = knn_evaluate(x[tr], labels[tr], x[~tr], labels[~tr], 4, k=5)
+    knn = evaluate_knn(x[tr], labels[tr], x[~tr], labels[~tr], 4, k=5)
     lin = linear_probe(x[tr], labels[tr], x[~tr], labels[~tr], 4)
     assert probes["good"]["knn_acc"] == knn["acc1"]
     assert probes["good"]["linear_acc"] == lin["acc1"]

@@ -79,20 +79,20 @@ from typing import Any
 import numpy as np
 
 from dtgkit.data.synth.render import (
-    _class_by_name,
-    _plan,
-    _render,
-    _scene_rgb,
-    _setting,
-    _texture_rgb,
+    class_by_name,
+    draw_setting,
+    plan_clip,
     render_clip,
+    render_frames,
+    scene_rgb,
+    texture_rgb,
 )
 from dtgkit.data.synth.world import (
-    _STREAM,
     CLASSES,
     CONFUSABLE_PAIRS,
     FPS,
     META_NAME,
+    RNG_STREAMS,
     SAMPLE_PARAMS,
     SCENES,
     SYNTH_VERSION,
@@ -188,12 +188,12 @@ def _save_png(path: Path, img: np.ndarray) -> None:
 def _video_job(job: tuple) -> tuple[str, int]:
     root, p, ci, g, c, codec = job
     cls = CLASSES[ci]
-    st = _setting(
-        cls, np.random.default_rng([p.seed, _STREAM["videos"], ci, g]), p.scene_bias, "video"
+    st = draw_setting(
+        cls, np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g]), p.scene_bias, "video"
     )
-    rng = np.random.default_rng([p.seed, _STREAM["videos"], ci, g, c])
-    plan = _plan(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter)
-    frames = _render(plan, st, np.arange(p.frames), p.noise, rng)
+    rng = np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g, c])
+    plan = plan_clip(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter)
+    frames = render_frames(plan, st, np.arange(p.frames), p.noise, rng)
     rel = f"{cls.name}/v_{cls.name}_g{g:02d}_c{c:02d}.mp4"
     write_video(Path(root) / "videos" / rel, frames, codec, p.crf)
     return rel, g
@@ -203,29 +203,29 @@ def _still_job(job: tuple) -> str:
     root, p, kind, label, members, i, split = job
     n_test = p.stills_per_class // 3
     j = i if split == "train" else p.stills_per_class - n_test + i
-    rng = np.random.default_rng([p.seed, _STREAM[kind], _label_id(kind, label), j])
+    rng = np.random.default_rng([p.seed, RNG_STREAMS[kind], _label_id(kind, label), j])
     size = p.still_sizes[{"action_a": 0, "action_b": 1, "scenes": 2}[kind]]
     if kind == "scenes":  # an empty scene at a random time, slightly shifted
-        st = _setting(CLASSES[0], rng, 0.0, "video")  # tint, phase, horizon
+        st = draw_setting(CLASSES[0], rng, 0.0, "video")  # tint, phase, horizon
         shift = rng.normal(0, 2, 2) / size
         grid = (np.arange(size, dtype=np.float32) + 0.5) / size
         X = (grid[None, None, :] - shift[0]).astype(np.float32)  # 1 x 1 x W
         Y = (grid[None, :, None] - shift[1]).astype(np.float32)  # 1 x H x 1
         t = np.full((1, 1, 1), rng.uniform(0, 20), np.float32)
-        img = _scene_rgb(label, X, Y, t, st)  # 1 x H x W x 3
+        img = scene_rgb(label, X, Y, t, st)  # 1 x H x W x 3
         img = img + np.float32(p.noise) * rng.standard_normal(img.shape, dtype=np.float32)
         img = np.round(np.clip(img[0], 0, 1) * 255).astype(np.uint8)
     else:
-        cls = _class_by_name(members[j % len(members)])
-        st = _setting(cls, rng, p.scene_bias, kind)
-        plan = _plan(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind)
+        cls = class_by_name(members[j % len(members)])
+        st = draw_setting(cls, rng, p.scene_bias, kind)
+        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind)
         pick = np.flatnonzero(plan["active"])
         f = np.array([int(rng.choice(pick)) if len(pick) else 16])
         backdrop = None
         if kind == "action_b":
             grid = (np.arange(size, dtype=np.float32) + 0.5) / size
-            backdrop = _texture_rgb(grid[None, :], grid[:, None], rng)
-        img = _render(plan, st, f, p.noise, rng, backdrop)[0]
+            backdrop = texture_rgb(grid[None, :], grid[:, None], rng)
+        img = render_frames(plan, st, f, p.noise, rng, backdrop)[0]
     rel = f"stills/{kind}/{split}/{label}/{label}_{j:04d}.png"
     _save_png(Path(root) / rel, img)
     return rel
@@ -242,7 +242,7 @@ def _still_labels(kind: str, names: list[str]) -> dict[str, list[str]]:
         return {n: [n] for n in names}
     out: dict[str, list[str]] = {}
     for n in names:
-        out.setdefault(_class_by_name(n).still_label or n, []).append(n)
+        out.setdefault(class_by_name(n).still_label or n, []).append(n)
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dtgkit.data.synth.world import _STREAM, CLASSES, FPS, SCENES, ActionClass
+from dtgkit.data.synth.world import CLASSES, FPS, RNG_STREAMS, SCENES, ActionClass
 
 
 def _smooth(a: float, b: float, x: np.ndarray) -> np.ndarray:
@@ -278,7 +278,7 @@ def _hash(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.modf(np.abs(np.sin(a * 12.9898 + b * 78.233) * 43758.5453))[0]
 
 
-def _scene_rgb(name: str, X: np.ndarray, Y: np.ndarray, t: np.ndarray, prm: dict) -> np.ndarray:
+def scene_rgb(name: str, X: np.ndarray, Y: np.ndarray, t: np.ndarray, prm: dict) -> np.ndarray:
     """Animated background. X, Y: 1 x H x W or T x H x W normalised coords (0..1, y down);
     t: T x 1 x 1 seconds. Returns T x H x W x 3 float32 in [0, 1]."""
     ph, hz = prm["phase"], prm["horizon"]
@@ -375,7 +375,7 @@ def _scene_rgb(name: str, X: np.ndarray, Y: np.ndarray, t: np.ndarray, prm: dict
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def _texture_rgb(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def texture_rgb(X: np.ndarray, Y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A flat textured backdrop (stripes / checks / gradient) for the cartoon still style."""
     c0, c1 = rng.uniform(0.2, 1.0, 3), rng.uniform(0.2, 1.0, 3)
     kind, f, a = rng.integers(3), rng.uniform(4, 14), rng.uniform(0, np.pi)
@@ -411,7 +411,7 @@ _OBJ_COLOURS = {
 }
 
 
-def _setting(cls: ActionClass, rng: np.random.Generator, bias: float, style: str) -> dict:
+def draw_setting(cls: ActionClass, rng: np.random.Generator, bias: float, style: str) -> dict:
     """What a group shares: scene, actor colours and size. Draws a fixed number of values."""
     u, k = rng.random(), int(rng.integers(len(SCENES)))
     scene = cls.scene if u < bias else SCENES[k]
@@ -456,7 +456,7 @@ def _colour(part: str, st: dict) -> np.ndarray:
     return c * (0.78 if part.endswith("_far") else 1.0)
 
 
-def _plan(
+def plan_clip(
     cls: ActionClass,
     st: dict,
     rng: np.random.Generator,
@@ -564,7 +564,7 @@ def _draw_actor(
         region += alpha[s] * (cols[s] - region)
 
 
-def _render(
+def render_frames(
     plan: dict,
     st: dict,
     frames: np.ndarray,
@@ -581,7 +581,7 @@ def _render(
     Y = grid[None, :, None] - (jit[:, 1, None, None] / size).astype(np.float32)
     t = (frames.astype(np.float32) / FPS * animate)[:, None, None]
     if backdrop is None:
-        img = _scene_rgb(plan["scene"], X, Y, t, st)
+        img = scene_rgb(plan["scene"], X, Y, t, st)
     else:
         img = np.repeat(backdrop, len(frames), 0).copy()
     cols = np.stack([_colour(n, st) for n in plan["names"]])
@@ -621,18 +621,18 @@ def render_clip(
     Returns:
         uint8 array frames x size x size x 3 (RGB).
     """
-    cls = CLASSES[action] if isinstance(action, int) else _class_by_name(action)
-    st = _setting(cls, np.random.default_rng([seed, _STREAM["render_clip"], 0]), 1.0, "video")
+    cls = CLASSES[action] if isinstance(action, int) else class_by_name(action)
+    st = draw_setting(cls, np.random.default_rng([seed, RNG_STREAMS["render_clip"], 0]), 1.0, "video")
     if scene is not None:
         if scene not in SCENES:
             raise ValueError(f"unknown scene {scene!r}; known: {', '.join(SCENES)}")
         st["scene"] = scene
-    rng = np.random.default_rng([seed, _STREAM["render_clip"], 1])
-    plan = _plan(cls, st, rng, frames, size, speed_range, jitter)
-    return _render(plan, st, np.arange(frames), noise, rng, animate=animate_scene)
+    rng = np.random.default_rng([seed, RNG_STREAMS["render_clip"], 1])
+    plan = plan_clip(cls, st, rng, frames, size, speed_range, jitter)
+    return render_frames(plan, st, np.arange(frames), noise, rng, animate=animate_scene)
 
 
-def _class_by_name(name: str) -> ActionClass:
+def class_by_name(name: str) -> ActionClass:
     for c in CLASSES:
         if c.name == name:
             return c

@@ -11,7 +11,7 @@ META_NAME = "synth_meta.json"
 #: made by older code. 2: RGB -> YUV 4:2:0 in exact integer maths (``rgb_to_yuv420p``) instead of
 #: libswscale, whose output could change within a process (issue 11).
 SYNTH_VERSION = 2
-_STREAM = {"videos": 0, "action_a": 1, "action_b": 2, "scenes": 3, "render_clip": 4}
+RNG_STREAMS = {"videos": 0, "action_a": 1, "action_b": 2, "scenes": 3, "render_clip": 4}
 
 
 @dataclass(frozen=True)
