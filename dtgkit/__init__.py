@@ -35,7 +35,7 @@ _EXPORTS = {
     "dtgkit.models.teacher_training": ["train_teacher"],
     "dtgkit.models.teacher_cache": ["cache_teacher_features", "CachedGuidance", "GuidanceSource"],
     "dtgkit.dtg.queue": ["GuidanceQueue"],
-    "dtgkit.dtg.losses": ["info_nce_logits", "info_nce", "distinit_l1", "distinit_soft_ce",
+    "dtgkit.dtg.losses": ["info_nce_logits", "info_nce", "info_nce_queue", "distinit_l1", "distinit_soft_ce",
                           "joint_loss"],
     "dtgkit.dtg": ["create_method", "list_methods"],
     "dtgkit.dtg.net": ["DTGNet"],

@@ -22,7 +22,7 @@ from torch import nn
 
 from dtgkit.dtg import weighting as W
 from dtgkit.dtg.base import TeacherGuided, module_key, projection_head, queue_diagnostics
-from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_logits, info_nce_loss
+from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_queue
 from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU
 from dtgkit.dtg.queue import GuidanceQueue, concat_all_gather, contrast_stats
 
@@ -266,9 +266,10 @@ class MoCoVideoNet(nn.Module):
             self.momentum_update()
         k_feat = self._keys(guidance_clip)  # k: N x dim
         mask = self.queue.negative_mask(video_ids, groups)  # N x K or None
-        logits = info_nce_logits(q_feat, k_feat, self.queue.feats, self.tau, mask)  # N x (1+K)
-        loss = info_nce_loss(logits)  # 0-d
-        stats = contrast_stats(logits, self.tau, neg_mask=mask, valid=self.queue.valid_mask())
+        out = info_nce_queue(q_feat, k_feat, self.queue.feats, self.tau, mask,
+                             valid=self.queue.valid_mask())  # Eq. 2 without the N x (1+K) logits
+        loss = out.loss.mean()  # 0-d
+        stats = contrast_stats(out.rows, self.tau)
         diag = {"loss": loss.detach(), **stats}
         self.queue.enqueue(k_feat, video_ids, groups, step)  # after the logits
         return loss, queue_diagnostics(diag, self.queue, step)

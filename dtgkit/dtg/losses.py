@@ -6,12 +6,18 @@ Vocabulary: ``a`` anchor features (student, Sec. 3.1), ``g`` guidance features (
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
 # Value given to the logits of masked negatives: exp(-1e4 - max) is exactly 0 in every float
 # dtype, and a finite value keeps 0 * value (in gradients) free of NaN. Real logits are >= -1/tau.
 MASK_VALUE = -1.0e4
+# Logits per block of the fused InfoNCE (N anchors x QUEUE_BLOCK_LOGITS / N queue rows): a block
+# (2 MiB in float32) stays in the CPU's cache while it is used, instead of N x K going through
+# memory; blocks of 1-4 MiB measured alike on the 2-core machine, 8 MiB and more slower.
+QUEUE_BLOCK_LOGITS = 1 << 19
 
 
 def info_nce_logits(
@@ -81,8 +87,216 @@ def info_nce(
     mask: torch.Tensor | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """:func:`info_nce_loss` of :func:`info_nce_logits` (Eq. 2) in one call; same arguments."""
-    return info_nce_loss(info_nce_logits(a, g_pos, queue_feats, tau, mask), reduction)
+    """Eq. 2 in one call: :func:`info_nce_loss` of :func:`info_nce_logits`, same arguments and
+    value, computed by :func:`info_nce_queue` without the N x (1+K) logits."""
+    return _reduce(info_nce_queue(a, g_pos, queue_feats, tau, mask, rows=False).loss, reduction)
+
+
+class ContrastRows(NamedTuple):
+    """Per-anchor reductions of the N x (1+K) logits of Eq. 2 (positive at index 0): what the
+    diagnostics (:func:`dtgkit.dtg.queue.contrast_stats`) and the online2 weights
+    (:func:`dtgkit.dtg.weighting.online2`) need, without the logits themselves.
+
+    All N tensors, detached, float32 (float64 for float64 inputs).
+
+    Attributes:
+        pos: the positive logit a.g+/tau.
+        top_neg: the largest negative logit as the loss sees it (masked ones at ``MASK_VALUE``,
+            the queue's random initial rows included); ``-inf`` when K = 0.
+        n_neg: unmasked negatives.
+        real_sum: sum of the logits of the real (``valid``), unmasked negatives.
+        real_count: how many real, unmasked negatives there are.
+        real_max: the largest of them (``-inf`` when there is none).
+        above: unmasked negatives whose logit is >= the positive's (ties count against it);
+            None unless asked for (``ranks=True``: it costs a comparison of every logit).
+    """
+
+    pos: torch.Tensor
+    top_neg: torch.Tensor
+    n_neg: torch.Tensor
+    real_sum: torch.Tensor
+    real_count: torch.Tensor
+    real_max: torch.Tensor
+    above: torch.Tensor | None = None
+
+
+def contrast_rows(
+    logits: torch.Tensor,
+    neg_mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+) -> ContrastRows:
+    """:class:`ContrastRows` of full logits (``above`` included): the plain version of what
+    :func:`info_nce_queue` gathers block by block.
+
+    Args:
+        logits: N x (1+K) from :func:`info_nce_logits`.
+        neg_mask: N x K bool, True = excluded negative.
+        valid: K bool, True = real queue entry; default all real.
+    """
+    logits = logits.detach()  # N x (1+K)
+    dt = _acc_dtype(logits)
+    pos, neg = logits[:, 0].to(dt), logits[:, 1:].to(dt)  # N, N x K
+    unmasked = torch.ones_like(neg, dtype=torch.bool)  # N x K
+    if neg_mask is not None:
+        unmasked &= ~neg_mask.to(neg.device)
+    keep = unmasked & valid.to(neg.device)[None, :] if valid is not None else unmasked  # N x K
+    ninf = neg.new_full((len(pos), 1), float("-inf"))  # N x 1: max of nothing
+    return ContrastRows(
+        pos=pos,
+        top_neg=torch.cat([ninf, neg], dim=1).amax(dim=1),
+        n_neg=unmasked.sum(dim=1).to(dt),
+        real_sum=torch.where(keep, neg, 0.0).sum(dim=1),
+        real_count=keep.sum(dim=1).to(dt),
+        real_max=torch.cat([ninf, torch.where(keep, neg, ninf)], dim=1).amax(dim=1),
+        above=((neg >= pos[:, None]) & unmasked).sum(dim=1).to(dt),
+    )
+
+
+class InfoNCEQueue(NamedTuple):
+    """What :func:`info_nce_queue` returns: ``loss`` N (differentiable), ``rows`` or None."""
+
+    loss: torch.Tensor
+    rows: ContrastRows | None
+
+
+def info_nce_queue(
+    a: torch.Tensor,
+    g_pos: torch.Tensor,
+    queue_feats: torch.Tensor,
+    tau: float = 0.07,
+    mask: torch.Tensor | None = None,
+    *,
+    valid: torch.Tensor | None = None,
+    rows: bool = True,
+    ranks: bool = False,
+    block: int | None = None,
+) -> InfoNCEQueue:
+    """Per-sample Eq. 2 with a queue, fused: one pass over the queue, no N x (1+K) tensor.
+
+    Same value as ``info_nce_loss(info_nce_logits(a, g_pos, queue_feats, tau, mask), "none")``
+    (to rounding; the float64 tests hold both to the per-sample reference), at about the cost
+    of the N x K matrix product alone:
+
+    * 1/tau is folded into the anchor, so each logit is written once, by the product;
+    * ``l_pos = a.g+`` is computed apart, and ``logsumexp`` runs over ``[l_pos, a @ Q.T]``
+      without concatenating, block by block over the queue (a running max and sum, as in
+      flash attention), so each block of logits is used while it is in the cache;
+    * the gradient of Eq. 2 needs ``softmax @ Q``: when a gradient is wanted it is summed in
+      the same pass, so ``backward`` costs O(N x D) and keeps neither an N x K tensor nor a
+      copy of the queue: the queue may be updated in place before ``backward`` (MoCo's order).
+
+    Args:
+        a, g_pos, queue_feats, tau, mask: as :func:`info_nce_logits` (``g_pos`` may carry a
+            gradient; the queue never does).
+        valid: K bool, real queue entries (``GuidanceQueue.valid_mask()``), for ``rows``.
+        rows: also return the :class:`ContrastRows` of the logits (the diagnostics).
+        ranks: include ``rows.above`` (for the online2 weights).
+        block: queue rows per block; default ``QUEUE_BLOCK_LOGITS // N``.
+
+    Returns:
+        :class:`InfoNCEQueue` ``(loss N, rows or None)``.
+    """
+    a = F.normalize(a, dim=1) / tau  # a: N x D, 1/tau folded in
+    g_pos = F.normalize(g_pos.to(a.dtype), dim=1)  # g_pos: N x D
+    mask = mask.to(a.device) if mask is not None else None  # N x K
+    valid = valid.to(a.device) if valid is not None else None  # K
+    out: list[ContrastRows | None] = [None]  # the rows come back through here (not a grad input)
+    block = block or max(1, QUEUE_BLOCK_LOGITS // max(1, a.shape[0]))
+    loss = _QueueInfoNCE.apply(a, g_pos, queue_feats.detach(), mask, valid,
+                               bool(rows or ranks), bool(ranks), int(block), out)  # N
+    return InfoNCEQueue(loss, out[0])
+
+
+def _acc_dtype(x: torch.Tensor) -> torch.dtype:
+    """Accumulation dtype: float64 stays float64, everything else sums in float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+class _QueueInfoNCE(torch.autograd.Function):
+    """Blockwise Eq. 2 (see :func:`info_nce_queue`): forward also sums the gradient's
+    ``softmax @ Q`` when one is wanted, so backward only scales it by the incoming grad."""
+
+    @staticmethod
+    def forward(ctx, a, g, queue, mask, valid, want_rows, want_above, block, out):
+        # a: N x D (already / tau), g: N x D unit, queue: K x D
+        N, K = a.shape[0], queue.shape[0]
+        dt = _acc_dtype(a)
+        grad_a, grad_g = ctx.needs_input_grad[:2]
+        pos = (a * g).sum(dim=1).to(dt)  # l_pos: N
+        run_max = pos.clone()  # N: max over [l_pos, the negatives so far]
+        run_sum = torch.ones_like(pos)  # N: sum of exp(l - run_max), exp(l_pos - l_pos) = 1
+        soft_q = a.new_zeros(N, a.shape[1], dtype=dt) if grad_a else None  # N x D
+        ninf = float("-inf")
+        if want_rows:
+            real_sum, above = pos.new_zeros(N), pos.new_zeros(N)  # N, N
+            top, real_max = pos.new_full((N,), ninf), pos.new_full((N,), ninf)  # N, N
+            # valid as a weight (sum) and an additive bias (max): float passes, no bool ops
+            v_w = valid.to(dt) if valid is not None else None  # K
+            v_bias = torch.where(valid, 0.0, ninf).to(dt) if valid is not None else None  # K
+        for j in range(0, K, block):
+            q = queue[j:j + block].to(a.dtype)  # q: B x D
+            logit = (a @ q.t()).to(dt)  # logit: N x B
+            m = mask[:, j:j + block] if mask is not None else None  # N x B
+            if m is not None:
+                logit.masked_fill_(m, MASK_VALUE)
+            blk_max = logit.amax(dim=1)  # N
+            if want_rows:
+                top = torch.maximum(top, blk_max)
+                if m is not None:  # real = valid and unmasked
+                    keep = ~m if valid is None else ~m & valid[j:j + block]  # N x B
+                    real_sum += torch.where(keep, logit, 0.0).sum(dim=1)
+                elif v_w is not None:
+                    real_sum += logit @ v_w[j:j + block]
+                else:
+                    real_sum += logit.sum(dim=1)
+                # masked logits are MASK_VALUE: below any real one (rows with none are reset)
+                real_max = torch.maximum(real_max, blk_max if v_bias is None else
+                                         (logit + v_bias[j:j + block]).amax(dim=1))
+                if want_above:
+                    ge = logit >= pos[:, None]  # N x B, ties count against the positive
+                    above += (ge & ~m if m is not None else ge).sum(dim=1)
+            new_max = torch.maximum(run_max, blk_max)  # N
+            rescale = torch.exp(run_max - new_max)  # N
+            prob = logit.sub_(new_max[:, None]).exp_()  # N x B: exp(l - new_max), in place
+            run_sum = run_sum * rescale + prob.sum(dim=1)
+            if soft_q is not None:
+                soft_q.mul_(rescale[:, None]).addmm_(prob, q.to(dt))  # N x D
+            run_max = new_max
+        lse = run_max + run_sum.log()  # N
+        if grad_a or grad_g:
+            # d loss_n / d a_n = sum_j p_nj q_j - (1 - p_n0) g_n ; d loss_n / d g_n = -(1 - p_n0) a_n
+            miss = 1.0 - torch.exp(pos - lse)  # N: 1 - softmax weight of the positive
+            d_a = soft_q / run_sum[:, None] - miss[:, None] * g.to(dt) if grad_a else None
+            d_g = -miss[:, None] * a.to(dt) if grad_g else None  # N x D
+            ctx.save_for_backward(d_a, d_g)
+        if want_rows:
+            n_neg, real_count = _row_counts(mask, valid, N, K, pos)  # N, N
+            real_max = torch.where(real_count > 0, real_max, ninf)  # N
+            out[0] = ContrastRows(pos, top, n_neg, real_sum, real_count, real_max,
+                                  above if want_above else None)
+        ctx.dtypes = a.dtype, g.dtype
+        return lse - pos  # loss: N, float32 (float64 for float64 inputs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_loss):  # grad_loss: N
+        d_a, d_g = ctx.saved_tensors  # N x D each, or None
+        c = grad_loss[:, None]  # N x 1
+        return (None if d_a is None else (c * d_a).to(ctx.dtypes[0]),
+                None if d_g is None else (c * d_g).to(ctx.dtypes[1]),
+                None, None, None, None, None, None, None)
+
+
+def _row_counts(mask: torch.Tensor | None, valid: torch.Tensor | None, N: int, K: int,
+                like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(unmasked negatives, real unmasked negatives) per anchor, N each, dtype of ``like``."""
+    dtype = like.dtype
+    full = like.new_full((N,), float(K))  # N
+    n_neg = full - mask.sum(dim=1).to(dtype) if mask is not None else full
+    if valid is None:
+        return n_neg, n_neg
+    keep = valid[None, :] & ~mask if mask is not None else valid[None, :]  # N x K or 1 x K
+    return n_neg, keep.sum(dim=1).to(dtype).expand(N)
 
 
 def distinit_l1(

@@ -30,7 +30,7 @@ from torch import nn
 from dtgkit.dtg import weighting as W
 from dtgkit.dtg.base import TeacherGuided, module_key, projection_head, queue_diagnostics
 from dtgkit.dtg.fusion import fuse
-from dtgkit.dtg.losses import info_nce_logits, info_nce_loss
+from dtgkit.dtg.losses import ContrastRows, info_nce_logits, info_nce_queue
 from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU, FUSION_SCALES, FUSIONS, WEIGHTINGS
 from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
 
@@ -163,14 +163,15 @@ class DTGNet(TeacherGuided):
     def teacher_weights(
         self,
         pos_sims: torch.Tensor,
-        logits: list[torch.Tensor] | None = None,
+        logits: list[torch.Tensor] | list[ContrastRows] | None = None,
         neg_masks: list[torch.Tensor | None] | None = None,
     ) -> torch.Tensor:
         """The weights w of Eq. 1 for this batch, N x M, no gradient.
 
         Args:
             pos_sims: N x M positive similarities a_k . g_k+ (for online1).
-            logits: M tensors N x (1+K) (for online2; None under feature fusion).
+            logits: M tensors N x (1+K), or their ``ContrastRows`` with ranks (what the
+                loss gathered), for online2; None under feature fusion.
             neg_masks: M masks N x K or None (for online2).
         """
         N, M = pos_sims.shape
@@ -236,19 +237,23 @@ class DTGNet(TeacherGuided):
 
     def _forward_loss(self, s, g, video_ids, groups, step):
         """Loss fusion (Sec. 4.3.3): ``L = mean_n sum_k w_nk L_nk``, one queue per teacher."""
-        logits, masks, stats = [], [], {}
+        per_sample, rows, logits, masks, stats = [], [], [], [], {}
         for k in self.names:
             q = self.queues[module_key(k)]
             a_k = self.heads[module_key(k)](s)  # a_k: N x D_k
             m_k = q.negative_mask(video_ids, groups)  # m_k: N x K or None
-            l_k = info_nce_logits(a_k, g[k], q.feats, self.tau, m_k)  # l_k: N x (1+K)
-            logits.append(l_k)
+            out = info_nce_queue(a_k, g[k], q.feats, self.tau, m_k, valid=q.valid_mask(),
+                                 ranks=self.weighting == "online2")  # loss N, rows
+            per_sample.append(out.loss)
+            rows.append(out.rows)
             masks.append(m_k)
-            stats[k] = contrast_stats(l_k, self.tau, neg_mask=m_k, valid=q.valid_mask())
-        losses = torch.stack([info_nce_loss(l, "none") for l in logits], dim=1)  # N x M
-        pos_sims = torch.stack([l[:, 0] for l in logits], dim=1).detach().float()  # N x M
-        pos_sims = pos_sims * self.tau  # a_k . g_k+: N x M
-        w = self.teacher_weights(pos_sims, logits, masks)  # w: N x M
+            stats[k] = contrast_stats(out.rows, self.tau)
+            if callable(self.weighting):  # its documented input: the full logits N x (1+K)
+                with torch.no_grad():
+                    logits.append(info_nce_logits(a_k, g[k], q.feats, self.tau, m_k))
+        losses = torch.stack(per_sample, dim=1)  # N x M
+        pos_sims = torch.stack([r.pos for r in rows], dim=1).float() * self.tau  # a_k . g_k+: N x M
+        w = self.teacher_weights(pos_sims, logits if callable(self.weighting) else rows, masks)
         loss = (w * losses).sum(dim=1).mean()  # 0-d
         diag = {"loss": loss.detach()}
         for i, k in enumerate(self.names):
@@ -284,9 +289,9 @@ class DTGNet(TeacherGuided):
         w = self.teacher_weights(pos_sims)  # w: N x M
         g_fused = fuse([g[k] for k in self.names], w, self.fusion_scale)  # N x sum(D_k)
         m = q.negative_mask(video_ids, groups)  # m: N x K or None
-        logits = info_nce_logits(a, g_fused, q.feats, self.tau, m)  # logits: N x (1+K)
-        loss = info_nce_loss(logits)  # 0-d
-        stats = contrast_stats(logits, self.tau, neg_mask=m, valid=q.valid_mask())
+        out = info_nce_queue(a, g_fused, q.feats, self.tau, m, valid=q.valid_mask())  # Eq. 2
+        loss = out.loss.mean()  # 0-d
+        stats = contrast_stats(out.rows, self.tau)
         diag = {"loss": loss.detach(), **stats}
         for i, k in enumerate(self.names):
             diag[f"weight/{k}"] = w[:, i].mean()

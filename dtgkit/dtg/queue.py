@@ -27,6 +27,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from dtgkit.dtg.losses import ContrastRows, contrast_rows
 from dtgkit.dtg.options import MASKS
 
 
@@ -220,7 +221,7 @@ class GuidanceQueue(nn.Module):
 
 @torch.no_grad()
 def contrast_stats(
-    logits: torch.Tensor,
+    logits: torch.Tensor | ContrastRows,
     tau: float,
     *,
     neg_mask: torch.Tensor | None = None,
@@ -229,7 +230,9 @@ def contrast_stats(
     """Similarity statistics of InfoNCE logits (positive at index 0), for monitoring.
 
     Args:
-        logits: N x (1+K) logits = similarity / tau, as from ``info_nce_logits``.
+        logits: N x (1+K) logits = similarity / tau, as from ``info_nce_logits``; or the
+            :class:`~dtgkit.dtg.losses.ContrastRows` that ``info_nce_queue`` gathered from
+            them without writing them out (``neg_mask`` and ``valid`` are then already in).
         tau: the temperature used, to report similarities in [-1, 1].
         neg_mask: N x K bool, True = excluded negative (ignored in the statistics).
         valid: K bool, True = real queue entry (:meth:`GuidanceQueue.valid_mask`); the random
@@ -241,23 +244,13 @@ def contrast_stats(
         (mean a.g+), ``neg_sim`` (mean a.g- over real, unmasked negatives; NaN if none),
         ``hard_neg_sim`` (mean over anchors of the most similar real negative; NaN if none).
     """
-    logits = logits.detach().float()
-    sims = logits * tau  # N x (1+K)
-    pos = sims[:, 0]  # N
-    neg = sims[:, 1:]  # N x K
-    keep = torch.ones_like(neg, dtype=torch.bool)  # N x K
-    if valid is not None:
-        keep &= valid.to(neg.device)[None, :]
-    if neg_mask is not None:
-        keep &= ~neg_mask.to(neg.device)
+    rows = logits if isinstance(logits, ContrastRows) else contrast_rows(logits, neg_mask, valid)
     # no host sync: 0 / 0 gives the NaN of "no real negative"
-    neg_mean = torch.where(keep, neg, 0.0).sum() / keep.sum()  # 0-d
-    hard = neg.masked_fill(~keep, float("-inf")).max(dim=1).values  # N
-    has = keep.any(dim=1)  # N
-    hard_mean = torch.where(has, hard, 0.0).sum() / has.sum()  # 0-d
+    has = rows.real_count > 0  # N
+    hard = torch.where(has, rows.real_max, 0.0).sum() / has.sum()  # 0-d
     return {
-        "acc": (logits.argmax(dim=1) == 0).float().mean(),
-        "pos_sim": pos.mean(),
-        "neg_sim": neg_mean,
-        "hard_neg_sim": hard_mean,
+        "acc": (rows.pos >= rows.top_neg).float().mean(),  # argmax = 0: the positive wins ties
+        "pos_sim": (rows.pos.mean() * tau).float(),
+        "neg_sim": (rows.real_sum.sum() / rows.real_count.sum() * tau).float(),
+        "hard_neg_sim": (hard * tau).float(),
     }

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import torch
 
+from dtgkit.dtg.losses import ContrastRows
 from dtgkit.dtg.options import DEFAULT_TAU
 
 #: the softmax temperature of each weighting when none is given (``dtg.weight_temperature=0``)
@@ -154,32 +155,43 @@ def online1(
     raise ValueError(f"online1 mode must be 'softmax' or 'proportional', got {mode!r}")
 
 
-def _negatives_above(logits: torch.Tensor, neg_mask: torch.Tensor | None) -> torch.Tensor:
+def _negatives_above(
+    logits: torch.Tensor | ContrastRows, neg_mask: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(negatives scoring >= the positive, unmasked negatives), N each, from the logits or
+    from :class:`~dtgkit.dtg.losses.ContrastRows` with ``above`` (``info_nce_queue(ranks=True)``)."""
+    if isinstance(logits, ContrastRows):
+        if logits.above is None:
+            raise ValueError("online2 needs the ranks: info_nce_queue(..., ranks=True)")
+        return logits.above, logits.n_neg
     above = logits[:, 1:] >= logits[:, :1]  # N x K (ties count against the positive)
+    n_neg = torch.full((logits.shape[0],), logits.shape[1] - 1, device=logits.device,
+                       dtype=logits.dtype)  # N
     if neg_mask is not None:
         above &= ~neg_mask.to(above.device)
-    return above.sum(dim=1).to(logits.dtype)  # N
+        n_neg = n_neg - neg_mask.to(above.device).sum(dim=1).to(logits.dtype)
+    return above.sum(dim=1).to(logits.dtype), n_neg  # N, N
 
 
 @torch.no_grad()
-def positive_rank(logits: torch.Tensor, neg_mask: torch.Tensor | None = None) -> torch.Tensor:
+def positive_rank(
+    logits: torch.Tensor | ContrastRows, neg_mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Normalised rank of the positive among the 1+K pairs: the fraction of negatives above it.
 
     ``q_n = #{i >= 1 : l_ni >= l_n0, not masked} / #{unmasked negatives}`` in [0, 1]; 0 when
     the positive has the top logit. Ties count against the positive.
 
     Args:
-        logits: N x (1+K), positive at index 0.
-        neg_mask: N x K bool, True = excluded negative (not counted).
+        logits: N x (1+K), positive at index 0, or their
+            :class:`~dtgkit.dtg.losses.ContrastRows` with ``above``.
+        neg_mask: N x K bool, True = excluded negative (not counted; with logits only).
 
     Returns:
         N float normalised ranks.
     """
-    l = logits.detach()  # N x (1+K)
-    n_neg = torch.full((l.shape[0],), l.shape[1] - 1, device=l.device, dtype=l.dtype)  # N
-    if neg_mask is not None:
-        n_neg = n_neg - neg_mask.sum(dim=1).to(l.dtype)
-    return _negatives_above(l, neg_mask) / n_neg.clamp(min=1)  # N
+    above, n_neg = _negatives_above(logits, neg_mask)  # N, N (under no_grad)
+    return above / n_neg.clamp(min=1)  # N
 
 
 @torch.no_grad()
@@ -202,7 +214,9 @@ def online2(
       (reciprocal rank); ``temperature`` is unused.
 
     Args:
-        logits: M tensors N x (1+K_k), one per teacher, positive at index 0.
+        logits: M tensors N x (1+K_k), one per teacher, positive at index 0, or their
+            :class:`~dtgkit.dtg.losses.ContrastRows` with ``above``
+            (``info_nce_queue(..., ranks=True)``: the ranks without the logits).
         temperature: softmax temperature over normalised ranks (default 0.1).
         mode: ``"softmax"`` or ``"reciprocal"``.
         neg_masks: optional M masks N x K_k (True = excluded negative).
@@ -220,7 +234,7 @@ def online2(
         return torch.softmax(-q / temperature, dim=1)  # N x M
     if mode == "reciprocal":
         r = 1.0 + torch.stack(
-            [_negatives_above(l.detach(), m) for l, m in zip(logits, masks)], dim=1)  # N x M
+            [_negatives_above(l, m)[0] for l, m in zip(logits, masks)], dim=1)  # N x M
         inv = 1.0 / r  # N x M
         return inv / inv.sum(dim=1, keepdim=True)  # N x M
     raise ValueError(f"online2 mode must be 'softmax' or 'reciprocal', got {mode!r}")

@@ -8,16 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from dtgkit.dtg import weighting as W
 from dtgkit.dtg.losses import (
     MASK_VALUE,
+    contrast_rows,
     distinit_l1,
     distinit_soft_ce,
     info_nce,
     info_nce_logits,
     info_nce_loss,
+    info_nce_queue,
     joint_loss,
 )
-from dtgkit.dtg.queue import GuidanceQueue
+from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
 
 
 def _unit(v: list[float]) -> list[float]:
@@ -92,6 +95,90 @@ def test_gradients_flow_to_anchor_and_queue_update_before_backward_is_safe():
     q.enqueue(g)  # MoCo order: enqueue after the logits, before backward
     loss.backward()
     assert a.grad is not None and torch.isfinite(a.grad).all() and a.grad.abs().sum() > 0
+
+
+def _reference_grads(a, g, queue, tau, mask, weights):
+    """Gradients of sum_n w_n L_n through the plain logits (autograd, float64)."""
+    a, g = a.clone().requires_grad_(), g.clone().requires_grad_()
+    loss = (info_nce_loss(info_nce_logits(a, g, queue, tau, mask), "none") * weights).sum()
+    return torch.autograd.grad(loss, (a, g))
+
+
+@pytest.mark.parametrize("block", [1, 4, 11, 1024])
+@pytest.mark.parametrize("masked", [False, True])
+def test_info_nce_queue_matches_loop_and_plain_gradients(batch, block, masked):
+    a, g, queue = batch
+    tau = 0.07
+    mask = torch.rand(5, 11, generator=torch.Generator().manual_seed(4)) < 0.4 if masked else None
+    valid = torch.rand(11, generator=torch.Generator().manual_seed(5)) < 0.7
+    a_, g_ = a.clone().requires_grad_(), g.clone().requires_grad_()
+    out = info_nce_queue(a_, g_, queue, tau, mask, valid=valid, ranks=True, block=block)
+    ref_losses, _ = _info_nce_reference(a, g, queue, tau, mask)
+    torch.testing.assert_close(out.loss, torch.tensor(ref_losses, dtype=torch.float64))
+    weights = torch.rand(5, dtype=torch.float64)  # per-sample weights, as online1 / online2 give
+    grads = torch.autograd.grad((out.loss * weights).sum(), (a_, g_))
+    for got, want in zip(grads, _reference_grads(a, g, queue, tau, mask, weights)):
+        torch.testing.assert_close(got, want)
+    want_rows = contrast_rows(info_nce_logits(a, g, queue, tau, mask), mask, valid)
+    for name, got, want in zip(want_rows._fields, out.rows, want_rows):
+        torch.testing.assert_close(got, want, msg=name)
+
+
+def test_info_nce_queue_edge_cases_match_the_logits():
+    torch.manual_seed(6)
+    a, g = torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64)
+    q = F.normalize(torch.randn(5, 4, dtype=torch.float64), dim=1)
+    cases = [(q[:0], None, None),  # K = 0: only the positive
+             (q, torch.ones(3, 5, dtype=torch.bool), None),  # every negative masked
+             (q, None, torch.zeros(5, dtype=torch.bool))]  # no real entry yet
+    for queue, mask, valid in cases:
+        out = info_nce_queue(a, g, queue, 0.1, mask, valid=valid, ranks=True, block=2)
+        logits = info_nce_logits(a, g, queue, 0.1, mask)
+        torch.testing.assert_close(out.loss, info_nce_loss(logits, "none"))
+        for name, got, want in zip(out.rows._fields, out.rows,
+                                   contrast_rows(logits, mask, valid)):
+            torch.testing.assert_close(got, want, msg=name)
+        for key, v in contrast_stats(out.rows, 0.1).items():
+            torch.testing.assert_close(v, contrast_stats(logits, 0.1, neg_mask=mask,
+                                                         valid=valid)[key], equal_nan=True)
+
+
+def test_info_nce_queue_rows_give_the_online2_weights_of_the_logits(batch):
+    a, g, queue = batch
+    mask = torch.rand(5, 11, generator=torch.Generator().manual_seed(7)) < 0.3
+    views = [(a, g, None), (g, a, mask)]
+    rows = [info_nce_queue(x, y, queue, 0.2, m, ranks=True, block=3).rows for x, y, m in views]
+    logits = [info_nce_logits(x, y, queue, 0.2, m) for x, y, m in views]
+    for mode in ("softmax", "reciprocal"):
+        torch.testing.assert_close(W.online2(rows, mode=mode),
+                                   W.online2(logits, mode=mode, neg_masks=[None, mask]))
+    no_ranks = info_nce_queue(a, g, queue, 0.2).rows
+    with pytest.raises(ValueError, match="ranks=True"):
+        W.online2([no_ranks])
+
+
+def test_info_nce_queue_keeps_no_n_by_k_tensor_for_backward():
+    """The gradient's softmax @ Q is summed in the forward pass: nothing N x K (nor the queue)
+    is saved, so the queue can change in place and backward is O(N x D)."""
+    torch.manual_seed(8)
+    N, D, K = 6, 5, 40
+    q = GuidanceQueue(D, K)
+    q.enqueue(torch.randn(K, D))
+    a = torch.randn(N, D, requires_grad=True)
+    g = torch.randn(N, D)
+    saved: list[int] = []
+
+    def pack(t):
+        saved.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = info_nce(a, g, q.feats, 0.1)
+    assert saved and max(saved) <= N * D  # the plain path saves N x (1+K) logits and Q
+    before = torch.autograd.grad(info_nce(a, g, q.feats.clone(), 0.1), a)[0]
+    q.enqueue(torch.randn(N, D))  # MoCo order: the queue changes before backward
+    loss.backward()
+    torch.testing.assert_close(a.grad, before)
 
 
 def test_perfect_match_has_low_loss():
