@@ -174,8 +174,8 @@ def info_nce_queue(
     """Per-sample Eq. 2 with a queue, fused: one pass over the queue, no N x (1+K) tensor.
 
     Same value as ``info_nce_loss(info_nce_logits(a, g_pos, queue_feats, tau, mask), "none")``
-    (to rounding; the float64 tests hold both to the per-sample reference), at about the cost
-    of the N x K matrix product alone:
+    (to rounding; the float64 tests hold both to the per-sample reference), in float32 under
+    autocast too, at about the cost of the N x K matrix product alone:
 
     * 1/tau is folded into the anchor, so each logit is written once, by the product;
     * ``l_pos = a.g+`` is computed apart, and ``logsumexp`` runs over ``[l_pos, a @ Q.T]``
@@ -196,14 +196,17 @@ def info_nce_queue(
     Returns:
         :class:`InfoNCEQueue` ``(loss N, rows or None)``.
     """
-    a = F.normalize(a, dim=1) / tau  # a: N x D, 1/tau folded in
-    g_pos = F.normalize(g_pos.to(a.dtype), dim=1)  # g_pos: N x D
+    if a.dtype in (torch.float16, torch.bfloat16):  # float32 under autocast, as info_nce_logits
+        a = a.float()
     mask = mask.to(a.device) if mask is not None else None  # N x K
     valid = valid.to(a.device) if valid is not None else None  # K
     out: list[ContrastRows | None] = [None]  # the rows come back through here (not a grad input)
     block = block or max(1, QUEUE_BLOCK_LOGITS // max(1, a.shape[0]))
-    loss = _QueueInfoNCE.apply(a, g_pos, queue_feats.detach(), mask, valid,
-                               bool(rows or ranks), bool(ranks), int(block), out)  # N
+    with torch.autocast(device_type=a.device.type, enabled=False):
+        a = F.normalize(a, dim=1) / tau  # a: N x D, 1/tau folded in
+        g_pos = F.normalize(g_pos.to(a.dtype), dim=1)  # g_pos: N x D
+        loss = _QueueInfoNCE.apply(a, g_pos, queue_feats.detach(), mask, valid,
+                                   bool(rows or ranks), bool(ranks), int(block), out)  # N
     return InfoNCEQueue(loss, out[0])
 
 

@@ -157,6 +157,19 @@ def test_info_nce_queue_rows_give_the_online2_weights_of_the_logits(batch):
         W.online2([no_ranks])
 
 
+def test_info_nce_queue_is_float32_under_autocast_and_grads_reach_bf16_features():
+    torch.manual_seed(9)
+    a, g = torch.randn(8, 16).bfloat16().requires_grad_(), torch.randn(8, 16).bfloat16()
+    q = F.normalize(torch.randn(40, 16), dim=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = info_nce_queue(a, g, q, 0.07, block=16)
+    assert out.loss.dtype == torch.float32 and out.rows.pos.dtype == torch.float32
+    exact = info_nce_loss(info_nce_logits(a.detach().float(), g.float(), q, 0.07), "none")
+    torch.testing.assert_close(out.loss, exact, atol=1e-5, rtol=1e-5)
+    out.loss.sum().backward()
+    assert a.grad.dtype == torch.bfloat16 and torch.isfinite(a.grad.float()).all()
+
+
 def test_info_nce_queue_keeps_no_n_by_k_tensor_for_backward():
     """The gradient's softmax @ Q is summed in the forward pass: nothing N x K (nor the queue)
     is saved, so the queue can change in place and backward is O(N x D)."""
