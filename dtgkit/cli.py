@@ -43,10 +43,29 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+#: commands that train in a run folder and take ``--resume``
+RESUMABLE = ("pretrain", "finetune", "joint")
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line that continues an interrupted ``dtgkit <stage> ...`` exactly."""
+    import shlex
+
+    args = [a for a in argv if a not in ("--overwrite", "--resume", "--debug")]
+    return shlex.join(["dtgkit", *args, "--resume"])
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input ends in one line on stderr naming the file / line / key and
+    exit code 1 (``--debug``, anywhere on the line, shows the traceback instead); Ctrl-C prints
+    the command that resumes a training stage."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (anywhere on the line)")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -54,15 +73,29 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if args.command in RESUMABLE:
+            print(f"dtgkit {args.command}: interrupted; the last finished epoch is in the run "
+                  f"folder's checkpoint. Continue exactly with: {resume_command(argv)}",
+                  file=sys.stderr)
+        else:
+            print(f"dtgkit {args.command}: interrupted", file=sys.stderr)
         return 130
-    except FloatingPointError as err:  # e.g. train.engine.NonFiniteLossError: last good checkpoint kept
-        print(f"dtgkit {args.command}: stopped: {err}", file=sys.stderr)
+    except Exception as err:
+        if debug:
+            raise
+        if isinstance(err, FloatingPointError):  # train.engine.NonFiniteLossError: checkpoint kept
+            print(f"dtgkit {args.command}: stopped: {err}", file=sys.stderr)
+        elif isinstance(err, (OSError, ValueError)):
+            # library errors name the file / line / key (FileNotFoundError, files.OutputError ...)
+            print(f"dtgkit {args.command}: error: {_one_line(err)}", file=sys.stderr)
+        else:
+            print(f"dtgkit {args.command}: error: {type(err).__name__}: {_one_line(err)} "
+                  f"(dtgkit --debug ... shows where)", file=sys.stderr)
         return 1
-    except (FileNotFoundError, ValueError) as err:
-        # library errors name the file / line / key; show them without a traceback
-        print(f"dtgkit {args.command}: error: {err}", file=sys.stderr)
-        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import math
 import os
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -155,28 +158,12 @@ class Config:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the resolved config as YAML (atomically)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(self.to_dict(), fh, sort_keys=False)
-        os.replace(tmp, path)
+        from dtgkit.files import write_text_atomic
+
+        write_text_atomic(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
 # --------------------------------------------------------------------- building
-def _from_dict(cls, data: dict[str, Any], where: str):
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")  # noqa: TRY004 - a config error
-    known = {f.name: f for f in fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in known:
-            raise ValueError(
-                f"{where}: unknown key {key!r}; known keys: {', '.join(sorted(known))}"
-            )
-        sub = _SECTIONS.get((cls, key))
-        kwargs[key] = _from_dict(sub, value, f"{where}.{key}") if sub else value
-    return cls(**kwargs)
-
-
 _SECTIONS = {
     (Config, "data"): DataConfig,
     (Config, "model"): ModelConfig,
@@ -187,27 +174,154 @@ _SECTIONS = {
 }
 
 
+@functools.cache
+def _hints(cls) -> dict[str, Any]:
+    """Field name -> declared type (``int``, ``list[str]`` ...) of a config dataclass."""
+    return typing.get_type_hints(cls)
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is list:
+        return f"a list of {_type_name(typing.get_args(hint)[0])}"
+    return getattr(hint, "__name__", str(hint))
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Cast a value from YAML or ``--set`` to the declared type of its field.
+
+    Numbers are accepted in every spelling Python's ``int`` / ``float`` accept (``1e-3`` is a
+    string to YAML 1.1, a float here); a comma-separated string or a single value becomes a
+    list. Anything else raises a ValueError that starts with ``where`` (file:line: key, or the
+    ``--set`` item).
+    """
+    def bad() -> ValueError:
+        return ValueError(f"{where}: expected {_type_name(hint)}, got {value!r}")
+
+    if typing.get_origin(hint) is list:
+        (elem,) = typing.get_args(hint)
+        if value is None:
+            items = []
+        elif isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        elif isinstance(value, dict):
+            raise bad()
+        else:
+            items = [value]
+        return [_coerce(v, elem, where) for v in items]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+        if isinstance(value, str) and value.strip().lower() in words:
+            return words[value.strip().lower()]
+        raise bad()
+    if hint in (int, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if hint is float or float(value).is_integer():
+                return hint(value)
+        elif isinstance(value, str):
+            try:
+                return hint(value.strip())  # Python's own spellings: 1e-3, 1E-3, .5, 1_000
+            except ValueError:
+                pass
+        raise bad()
+    if hint is str:
+        if value is None:
+            return ""
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise bad()
+    return value
+
+
+def _from_dict(cls, data: Any, where: str, lines: dict[tuple[str, ...], int] | None = None,
+               prefix: tuple[str, ...] = ()):
+    """``cls`` from a nested dict, every value coerced to its field's type.
+
+    ``where`` names the source (a file path or ``"config"``); ``lines`` maps key paths to
+    their line in that file, so an error reads ``FILE:LINE: section.key: ...``.
+    """
+    def at(path: tuple[str, ...]) -> str:
+        line = (lines or {}).get(path) or (lines or {}).get(path[:-1])
+        return f"{where}:{line}" if line else where
+
+    if not isinstance(data, dict):
+        what = ".".join(prefix) or "the file"
+        raise ValueError(f"{at(prefix)}: {what}: expected a mapping of keys, got "  # noqa: TRY004
+                         f"{type(data).__name__} {data!r}")
+    known, hints = {f.name for f in fields(cls)}, _hints(cls)
+    kwargs = {}
+    for key, value in data.items():
+        path = (*prefix, str(key))
+        if key not in known:
+            inside = f" in {'.'.join(prefix)}" if prefix else ""
+            raise ValueError(f"{at(path)}: unknown key {'.'.join(path)!r}; known keys{inside}: "
+                             f"{', '.join(sorted(known))}")
+        sub = _SECTIONS.get((cls, key))
+        if sub:
+            kwargs[key] = _from_dict(sub, value, where, lines, path)
+        else:
+            kwargs[key] = _coerce(value, hints[key], f"{at(path)}: {'.'.join(path)}")
+    return cls(**kwargs)
+
+
 def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
-    """Build a :class:`Config` from nested dicts; unknown keys raise naming the key."""
+    """Build a :class:`Config` from nested dicts; unknown keys and wrong types raise naming the
+    key (values are coerced like ``--set``: ``"1e-3"`` is a float)."""
     return _from_dict(Config, data, where)
+
+
+def _read_yaml(path: str | os.PathLike) -> tuple[Any, dict[tuple[str, ...], int]]:
+    """A YAML file's data and the line (1-based) of every mapping key, by key path.
+
+    Raises:
+        ValueError: ``FILE:LINE: not valid YAML: ...`` for a file YAML cannot parse.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text (UTF-8) file: {err.reason}") from err
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"{path}{line}: not valid YAML: {problem}") from err
+    lines: dict[tuple[str, ...], int] = {}
+
+    def walk(node: Any, prefix: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = (*prefix, str(key.value))
+                lines[path] = key.start_mark.line + 1
+                walk(value, path)
+
+    walk(root, ())
+    return data, lines
 
 
 def load_config(path: str | os.PathLike, base: Config | None = None) -> Config:
     """Load a YAML config file on top of ``base`` (or of the file's own ``preset:``).
 
-    Sections and keys left out keep the values of the base (defaults if none).
+    Sections and keys left out keep the values of the base (defaults if none). Values are
+    coerced and checked like ``--set`` values; an error names the file, the line and the key.
     """
     if not os.path.exists(path):
         raise FileNotFoundError(f"config file not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping of sections, got {type(data).__name__}")  # noqa: TRY004
-    config_from_dict(data, where=str(path))  # names unknown keys against the file itself
-    if data.get("preset"):
-        base = get_preset(data["preset"])
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a YAML config file")
+    data, lines = _read_yaml(path)
+    data = {} if data is None else data
+    own = _from_dict(Config, data, str(path), lines)  # checks the file's own keys and values
+    if own.preset:
+        base = get_preset(own.preset)
     start = (base or Config()).to_dict()
-    return config_from_dict(_deep_update(start, data), where=str(path))
+    return _from_dict(Config, _deep_update(start, data), str(path), lines)
 
 
 def _deep_update(base: dict, upd: dict) -> dict:
@@ -220,7 +334,8 @@ def _deep_update(base: dict, upd: dict) -> dict:
 
 
 def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
-    """Apply ``section.key=value`` overrides (values parsed as YAML: ``1e-3``, ``[a, b]``).
+    """Apply ``section.key=value`` overrides (values parsed as YAML, then coerced to the key's
+    type: ``1e-3`` and ``1.0e-3`` are floats, ``a,b`` or ``[a, b]`` lists).
 
     Raises:
         ValueError: naming the override when the key is unknown or the value has the wrong type.
@@ -230,7 +345,10 @@ def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
         if "=" not in item:
             raise ValueError(f"--set {item!r}: expected key=value, e.g. pretrain.lr=0.01")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw  # e.g. "a: b" - a string; the field's type decides
         obj: Any = cfg
         parts = key.strip().split(".")
         for i, part in enumerate(parts):
@@ -239,37 +357,40 @@ def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
                 raise ValueError(f"--set {item!r}: unknown key {'.'.join(parts[: i + 1])!r}; "
                                  f"known here: {known}")
             if i == len(parts) - 1:
-                current = getattr(obj, part)
-                setattr(obj, part, _coerce(value, current, item))
+                if dataclasses.is_dataclass(getattr(obj, part)):
+                    raise ValueError(f"--set {item!r}: {part!r} is a section, set one of its keys")
+                hint = _hints(type(obj))[part]
+                setattr(obj, part, _coerce(value, hint, f"--set {item!r}: {key.strip()}"))
             else:
                 obj = getattr(obj, part)
     return cfg
 
 
-def _coerce(value: Any, current: Any, item: str) -> Any:
-    """Cast an override to the type of the field it replaces, or say what was expected."""
-    if dataclasses.is_dataclass(current):
-        raise ValueError(f"--set {item!r}: {type(current).__name__} is a section, set one of its keys")
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if isinstance(current, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(current, float):
-        ok, value = is_number, float(value) if is_number else value
-    elif isinstance(current, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(current, str):
-        ok, value = True, "" if value is None else str(value)
-    elif isinstance(current, list):
-        ok = True
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        elif not isinstance(value, list):
-            value = [value]
-    else:
-        ok = True
-    if not ok:
-        raise ValueError(f"--set {item!r}: expected {type(current).__name__}, got {value!r}")
-    return value
+#: (section, key) of the settings that change how a run is executed or shown, not what it
+#: computes: left out when a run folder's config is compared (``--resume``) or hashed
+VOLATILE_KEYS = frozenset({("run", "progress"), ("run", "out_dir"), ("run", "name"),
+                           ("run", "device"), ("data", "num_workers"), ("run", "log_every")})
+
+
+def config_differences(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The settings that differ between two config dicts, as ``"section.key: old -> new"``.
+
+    Volatile keys (:data:`VOLATILE_KEYS`) and the ``preset`` label are not compared; a key
+    missing on one side (a config written before the key existed) counts as its default.
+    """
+    defaults = Config().to_dict()
+    out = []
+    for section, values in defaults.items():
+        if not isinstance(values, dict):
+            continue
+        for key, default in values.items():
+            if (section, key) in VOLATILE_KEYS:
+                continue
+            a = (saved.get(section) or {}).get(key, default)
+            b = (new.get(section) or {}).get(key, default)
+            if a != b:
+                out.append(f"{section}.{key}: {a!r} -> {b!r}")
+    return out
 
 
 def validate(cfg: Config) -> Config:
@@ -277,6 +398,15 @@ def validate(cfg: Config) -> Config:
     def bad(key: str, msg: str) -> None:
         raise ValueError(f"config {key}: {msg}")
 
+    for section in ("data", "model", "dtg", "pretrain", "finetune", "run"):
+        obj = getattr(cfg, section)
+        for name, hint in _hints(type(obj)).items():
+            # a value set in Python rather than through YAML / --set may still be a string
+            value = _coerce(getattr(obj, name), hint, f"config {section}.{name}")
+            setattr(obj, name, value)
+            numbers = value if hint == list[float] else [value] if hint is float else []
+            if not all(math.isfinite(v) for v in numbers):
+                bad(f"{section}.{name}", f"must be finite, got {value}")
     d, m, o = cfg.data, cfg.dtg, cfg.pretrain
     if d.dataset not in DATASETS:
         bad("data.dataset", f"{d.dataset!r} is not one of {DATASETS}")
@@ -399,9 +529,10 @@ def get_preset(name: str) -> Config:
 
 
 def resolve_config(preset: str | None = None, config_file: str | None = None,
-                   overrides: list[str] | None = None) -> Config:
-    """The one way a run gets its config: preset, then YAML file, then ``--set`` overrides."""
-    cfg = get_preset(preset) if preset else Config()
+                   overrides: list[str] | None = None, base: Config | None = None) -> Config:
+    """The one way a run gets its config: preset (or ``base``, e.g. a checkpoint's own config,
+    or the defaults), then YAML file, then ``--set`` overrides."""
+    cfg = get_preset(preset) if preset else (base.copy() if base is not None else Config())
     if config_file:
         cfg = load_config(config_file, base=cfg)
     return validate(apply_overrides(cfg, overrides))

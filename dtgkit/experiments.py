@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dtgkit.config import Config, apply_overrides, validate
+from dtgkit.config import VOLATILE_KEYS, Config, apply_overrides, validate
 from dtgkit.dtg import weighting as W
 from dtgkit.metrics import loo_knn_accuracy
 from dtgkit.results import (  # re-exported: the tables and charts of the rows made here
@@ -403,8 +403,7 @@ class Arm:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-_VOLATILE = {("run", "progress"), ("run", "out_dir"), ("run", "name"), ("run", "device"),
-             ("data", "num_workers"), ("run", "log_every")}
+_VOLATILE = VOLATILE_KEYS
 
 
 #: keys added after runs were recorded: left out of the hash while at these defaults, so a new

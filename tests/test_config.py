@@ -47,17 +47,65 @@ def test_yaml_file_on_top_of_its_preset(tmp_path):
     ("pretrain.lrr=1", "pretrain.lrr"),
     ("pretrain.lr=abc", "pretrain.lr"),
     ("nosuch.x=1", "nosuch"),
+    ("pretrain.epochs=two", "pretrain.epochs"),
+    ("pretrain.lr=inf", "pretrain.lr"),
+    ("pretrain=1", "pretrain"),
 ])
 def test_bad_overrides_name_the_key(override, key):
     with pytest.raises(ValueError, match=key.replace(".", r"\.")):
-        apply_overrides(Config(), [override])
+        validate(apply_overrides(Config(), [override]))
 
 
-def test_unknown_yaml_key_names_file_and_key(tmp_path):
+def test_unknown_yaml_key_names_file_line_and_key(tmp_path):
     f = tmp_path / "bad.yaml"
     f.write_text("data:\n  num_segmentz: 4\n")
-    with pytest.raises(ValueError, match=r"bad\.yaml\.data.*num_segmentz"):
+    with pytest.raises(ValueError, match=r"bad\.yaml:2: unknown key 'data\.num_segmentz'"):
         load_config(f)
+
+
+@pytest.mark.parametrize("text, message", [
+    # issue 11: values are coerced and checked like --set, naming file, line and key
+    ("pretrain:\n  lr: 0.1\n  epochs: two\n", r"c\.yaml:3: pretrain\.epochs: expected int, got 'two'"),
+    ("finetune:\n  milestones: [1, x]\n", r"c\.yaml:2: finetune\.milestones: expected int, got 'x'"),
+    ("run:\n  amp: maybe\n", r"c\.yaml:2: run\.amp: expected bool"),
+    ("data: 5\n", r"c\.yaml:1: data: expected a mapping"),
+    ("- a\n- b\n", r"c\.yaml: the file: expected a mapping"),
+    # a malformed file: the parser's complaint with the line, not a ParserError traceback
+    ("pretrain:\n  lr: [0.1\n  epochs: 2\n", r"c\.yaml:3: not valid YAML"),
+    ("pretrain:\n  lr: 0.1\n\tepochs: 3\n", r"c\.yaml:3: not valid YAML"),
+    ("pretrain:\n  lr: .nan\n", r"pretrain\.lr: must be finite"),
+])
+def test_bad_yaml_values_name_file_line_and_key(tmp_path, text, message):
+    f = tmp_path / "c.yaml"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        resolve_config("ci-tiny", str(f))
+
+
+def test_yaml_numbers_in_every_python_spelling(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("pretrain:\n  lr: 1e-3\n  weight_decay: 5E-4\n  epochs: 3.0\n"
+                 "finetune:\n  lr: '.5'\n")
+    c = resolve_config("ci-tiny", str(f))
+    assert (c.pretrain.lr, c.pretrain.weight_decay, c.pretrain.epochs, c.finetune.lr) == \
+        (1e-3, 5e-4, 3, 0.5)
+    assert isinstance(c.pretrain.epochs, int)
+
+
+@pytest.mark.parametrize("value", ["1e-3", "1E-3", "1.0e-3", "0.001", ".001", "1_0e-4"])
+def test_set_accepts_every_float_spelling(value):
+    # config.py's own docstring example: --set pretrain.lr=1e-3 (YAML 1.1 reads it as a string)
+    assert resolve_config("ci-tiny", overrides=[f"pretrain.lr={value}"]).pretrain.lr == \
+        pytest.approx(1e-3)
+
+
+def test_validate_checks_types_set_in_python():
+    cfg = get_preset("ci-tiny")
+    cfg.pretrain.lr = "1e-3"  # a notebook may do this: coerced, not a TypeError deep inside
+    assert validate(cfg).pretrain.lr == 1e-3
+    cfg.pretrain.epochs = "two"
+    with pytest.raises(ValueError, match="pretrain.epochs: expected int"):
+        validate(cfg)
 
 
 @pytest.mark.parametrize("override, key", [

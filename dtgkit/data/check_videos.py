@@ -23,6 +23,7 @@ from dtgkit.data.video import (
     DEFAULT_TEMPLATE,
     VIDEO_EXTENSIONS,
     VideoDecodeError,
+    container_frame_counts,
     count_decodable_frames,
     open_video,
     short_error,
@@ -45,15 +46,15 @@ def probe_video(path: str | os.PathLike, backend: str = "auto", chunk: int = 32,
 
     Returns:
         ``None`` when the video is fine, else ``(status, reason)`` with status ``"error"``
-        (it cannot be used) or ``"warning"`` (fewer frames decode than it reports; readers
-        clamp, see the frame-count policy).
+        (it cannot be used) or ``"warning"`` (it holds fewer frames than its container header
+        declares, or fewer decode than it has packets; readers clamp, see the frame-count
+        policy).
     """
     path = os.fspath(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             with open_video(path, backend, verify="none", **kwargs) as reader:
-                reported = reader.reported_frames
                 if reader.backend == "pyav":
                     reader._lower_count(*reader._count_all())
                 else:
@@ -61,14 +62,13 @@ def probe_video(path: str | os.PathLike, backend: str = "auto", chunk: int = 32,
                         reader.get_frames(np.arange(start, min(start + chunk, reader.num_frames)))
                     if reader.backend == "decord":
                         reader._lower_count(count_decodable_frames(path), "counted with PyAV")
-                decodable = reader.num_frames
+                if reader.backend != "frames" and reader.present_frames is None:
+                    reader.header_frames, reader.present_frames = container_frame_counts(path)
+                short = reader.short_reason
     except VideoDecodeError as err:
         return "error", err.reason
-    if decodable < reported:
-        return "warning", (
-            f"only {decodable} of {reported} reported frames decode "
-            f"(indices >= {decodable} are clamped)"
-        )
+    if short:
+        return "warning", f"{short}; training uses the frames that decode"
     return None
 
 

@@ -58,10 +58,12 @@ class _BadVideo(Exception):
     """A video that opened but cannot give the requested frames."""
 
 
-def read_skip_log(log_dir: str | Path) -> dict[str, str]:
-    """Skips that datasets of every process logged under ``log_dir``: path -> reason."""
+def read_skip_log(log_dir: str | Path, kind: str = "skips") -> dict[str, str]:
+    """What datasets of every process logged under ``log_dir``: path -> reason, for
+    ``kind="skips"`` (undecodable videos, skipped) or ``kind="short"`` (videos holding fewer
+    frames than they declare, used with the frames they have)."""
     report: dict[str, str] = {}
-    for log in sorted(Path(log_dir).glob("skips-*.tsv")):
+    for log in sorted(Path(log_dir).glob(f"{kind}-*.tsv")):
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             fields = line.split("\t")
             if len(fields) == 4:
@@ -81,9 +83,13 @@ class VideoDatasetBase(Dataset):
     OSError), the dataset records ``.skips[path] = reason``, warns once per file per process
     and returns the next index instead (so the returned index and label are those of the video
     actually loaded). After ``max_retries`` consecutive failures it raises RuntimeError.
-    ``.skips`` lives in the process that decoded: with DataLoader workers the main process's
-    copy stays empty. Give ``skip_log_dir`` to have every process append its skips to
-    ``skip_log_dir/skips-<pid>.tsv``; :meth:`skip_report` merges them.
+    Short videos (fewer frames than the container declares: a truncated file; or fewer that
+    decode than it has packets) are used with the frames they have, and recorded in
+    ``.short[path] = reason`` with one warning per file per process.
+    ``.skips`` and ``.short`` live in the process that decoded: with DataLoader workers the
+    main process's copies stay empty. Give ``skip_log_dir`` to have every process append to
+    ``skip_log_dir/skips-<pid>.tsv`` and ``short-<pid>.tsv``; :meth:`skip_report` and
+    :meth:`short_report` merge them.
     """
 
     def __init__(
@@ -106,9 +112,8 @@ class VideoDatasetBase(Dataset):
         self.seed = int(seed)
         self.max_retries = int(max_retries)
         self.skip_log_dir = Path(skip_log_dir) if skip_log_dir is not None else None
-        if self.skip_log_dir is not None:
-            self.skip_log_dir.mkdir(parents=True, exist_ok=True)
         self.skips: dict[str, str] = {}
+        self.short: dict[str, str] = {}
         self._warned: set[str] = set()
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
 
@@ -170,7 +175,11 @@ class VideoDatasetBase(Dataset):
         return int(reader.num_frames)
 
     def _open(self, index: int):
-        return open_video(self.records[index].path, backend=self.backend, **self.reader_options)
+        reader = open_video(self.records[index].path, backend=self.backend, **self.reader_options)
+        short = reader.short_reason
+        if short and reader.path not in self.short:
+            self._record_short(index, short)
+        return reader
 
     def _load(self, index: int) -> tuple:
         raise NotImplementedError
@@ -204,15 +213,39 @@ class VideoDatasetBase(Dataset):
                 f"skipping undecodable video {path}: {reason}", RuntimeWarning, stacklevel=3
             )
         logger.debug("skip %s (index %d, epoch %d): %s", path, index, self.epoch, reason)
-        if self.skip_log_dir is not None:
-            with open(self.skip_log_dir / f"skips-{os.getpid()}.tsv", "a", encoding="utf-8") as log:
+        self._log("skips", index, path, reason)
+
+    def _log(self, kind: str, index: int, path: str, reason: str) -> None:
+        """Append a line to ``skip_log_dir/<kind>-<pid>.tsv`` (made when first needed)."""
+        if self.skip_log_dir is None:
+            return
+        try:
+            self.skip_log_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.skip_log_dir / f"{kind}-{os.getpid()}.tsv", "a", encoding="utf-8") as log:
                 log.write(f"{self.epoch}\t{index}\t{path}\t{reason}\n")
+        except OSError as err:  # a full disk must not turn a good video into a skipped one
+            warnings.warn(f"cannot log to {self.skip_log_dir}: {err}", RuntimeWarning, stacklevel=3)
+
+    def _record_short(self, index: int, reason: str) -> None:
+        path = self.records[index].path
+        self.short[path] = reason = " ".join(reason.split())
+        warnings.warn(f"short video {path}: {reason}; using the frames it has", RuntimeWarning,
+                      stacklevel=3)
+        self._log("short", index, path, reason)
 
     def skip_report(self) -> dict[str, str]:
         """Skipped videos, path -> reason: this process's ``.skips`` plus the skip log, if any."""
         report = dict(self.skips)
         if self.skip_log_dir is not None:
             report.update(read_skip_log(self.skip_log_dir))
+        return report
+
+    def short_report(self) -> dict[str, str]:
+        """Short videos (used with the frames they have), path -> reason: this process's
+        ``.short`` plus the log, if any."""
+        report = dict(self.short)
+        if self.skip_log_dir is not None:
+            report.update(read_skip_log(self.skip_log_dir, "short"))
         return report
 
 

@@ -27,6 +27,11 @@ Frame-count policy (containers that over-report their length, decord #373):
   the same count, lowers ``num_frames`` and retries; only if no frame decodes at all is
   :class:`VideoDecodeError` raised. The decodable part is always a prefix: frames after the
   first undecodable one are not used.
+* A container that declares a frame count in its header (AVI, MP4) but holds fewer packets
+  was cut short (a truncated download): ``header_frames`` keeps the declared count and
+  :attr:`~VideoReader.short_reason` says what is missing (also when fewer frames decode than
+  the packets promise). Datasets record such videos (``short_report()``) and use the frames
+  there are; ``check-videos`` lists them as warnings.
 * Indices ``>= num_frames`` are clamped to ``num_frames - 1`` (the last decodable frame is
   repeated). That is also what decord itself returns for a single index past a short tail, and
   it keeps indices sampled from a longer, reported length valid. Negative indices are an error.
@@ -74,6 +79,8 @@ DEFAULT_TEMPLATE = "img_{:05d}.jpg"
 #: frame counts already verified in this process: (path, size, mtime_ns, backend) -> num_frames.
 #: ``verify="tail"`` consults it, so each file is checked once per process, not once per clip.
 _VERIFIED_COUNTS: dict[tuple[str, int, int, str], int] = {}
+#: (path, size, mtime_ns) -> (frames the container header declares or None, packets present)
+_CONTAINER_COUNTS: dict[tuple[str, int, int], tuple[int | None, int]] = {}
 
 
 def _count_key(path: str, backend: str) -> tuple[str, int, int, str]:
@@ -109,6 +116,9 @@ class VideoReader:
         backend: ``"decord"``, ``"pyav"`` or ``"frames"``.
         num_frames: frames that can be read (see the module's frame-count policy).
         reported_frames: what the container reported on open (>= ``num_frames``).
+        header_frames: the count the container's header declares (None: it declares none, or
+            it was not read, ``verify="none"``).
+        present_frames: the video packets in the file, empty ones included (None: not read).
         fps: average frame rate, ``None`` for a frame folder without one given.
         height, width: frame size in pixels.
     """
@@ -119,6 +129,8 @@ class VideoReader:
         self.path = path
         self.num_frames = 0
         self.reported_frames = 0
+        self.header_frames: int | None = None
+        self.present_frames: int | None = None
         self.fps: float | None = None
         self.height = 0
         self.width = 0
@@ -163,10 +175,30 @@ class VideoReader:
             if key is not None:
                 _VERIFIED_COUNTS[key] = decodable
 
+    @property
+    def short_reason(self) -> str | None:
+        """Why this video gives fewer frames than it declares, or None when it does not: a
+        header count above the packets present (cut short), or fewer frames that decode than
+        packets (a corrupt tail, not-coded frames)."""
+        why = []
+        if self.header_frames and self.present_frames is not None \
+                and self.present_frames < self.header_frames:
+            why.append(f"its header declares {self.header_frames} frames, the file holds "
+                       f"{self.present_frames} (truncated?)")
+        if self.num_frames < self.reported_frames:
+            why.append(f"only {self.num_frames} of {self.reported_frames} frames decode")
+        return "; ".join(why) or None
+
+    def _read_container_counts(self) -> None:
+        """``header_frames`` and ``present_frames`` (one PyAV demux pass, once per file)."""
+        self.header_frames, self.present_frames = container_frame_counts(self.path)
+
     def _verify(self, verify: str) -> None:
         """Apply ``verify`` ("none", "tail", "full") after open; remember what it found."""
         if verify == "none":
             return
+        if self.present_frames is None:
+            self._read_container_counts()
         self._key = _count_key(self.path, self.backend)
         known = _VERIFIED_COUNTS.get(self._key)
         if verify == "tail" and known is not None:
@@ -268,6 +300,32 @@ def _rgb(frame) -> np.ndarray | None:
     return None if frame is None else frame.to_ndarray(format="rgb24")
 
 
+def container_frame_counts(path: str | os.PathLike) -> tuple[int | None, int | None]:
+    """(frames the container's header declares or None, video packets present in the file,
+    empty ones included), from one PyAV demux pass without decoding; remembered per file
+    version. ``(None, None)`` when PyAV cannot open the file."""
+    path = os.fspath(path)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None, None
+    key = (os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _CONTAINER_COUNTS:
+        try:
+            container = _open_container(path)
+        except VideoDecodeError:
+            return None, None
+        try:
+            stream = container.streams.video[0]
+            present = sum(1 for p in container.demux(stream) if p.size or p.dts is not None)
+            _CONTAINER_COUNTS[key] = (int(stream.frames) or None, present)
+        except Exception:  # noqa: BLE001 - a demux error mid-file: count unknown
+            return None, None
+        finally:
+            container.close()
+    return _CONTAINER_COUNTS[key]
+
+
 def count_decodable_frames(path: str | os.PathLike) -> int:
     """Frames that decode, counted by a full sequential PyAV decode (stops at the first error).
 
@@ -300,13 +358,15 @@ class PyAVReader(VideoReader):
             self.height, self.width = stream.codec_context.height, stream.codec_context.width
             rate = stream.average_rate or stream.guessed_rate
             self.fps = float(rate) if rate else None
-            pts, keys = [], []
+            pts, keys, present = [], [], 0
             for packet in self._container.demux(stream):
+                present += bool(packet.size or packet.dts is not None)  # not the flush packet
                 if packet.size:
                     pts.append(packet.pts)
                     if packet.is_keyframe:
                         keys.append(packet.pts)
             self.num_frames = self.reported_frames = len(pts)
+            self.header_frames, self.present_frames = int(stream.frames) or None, present
             if not pts:
                 raise VideoDecodeError(path, "the video stream holds no frames")
             self._pts, self._keys = pts, keys

@@ -26,7 +26,8 @@ Registry (``create_teacher(spec)``, ``list_teachers()``), spec grammar ``kind[:a
 * ``places365:<arch>@<path>`` - an official Places365 checkpoint (``*_places365.pth.tar``).
 * ``checkpoint:<path>`` - a teacher written by ``dtgkit train-teacher``
   (:func:`dtgkit.models.teacher_training.train_teacher`).
-* ``synth:<name>`` - a committed SynthActions teacher, ``data_samples/teachers/<name>.pt``.
+* ``synth:<name>`` - a committed SynthActions teacher, ``data_samples/teachers/<name>.pt``,
+  checked against its pinned sha256 in ``data_samples/teachers/SHA256SUMS``.
 * ``tiny`` - a seeded random tiny conv net (with BatchNorm) for tests.
 
 Options, each after a ``#`` (``tiny#seed=1#dim=8``): ``size=<px>`` (resize frames to this square size before the network,
@@ -63,6 +64,8 @@ PLACES365_URL = "http://places2.csail.mit.edu/models_places365/{arch}_places365.
 CHECKPOINT_FORMAT = "dtgkit-teacher/1"
 CHECKPOINT_KEYS = ("arch", "num_classes", "classes", "state_dict", "meta")
 SYNTH_TEACHER_DIR = Path(__file__).resolve().parents[2] / "data_samples" / "teachers"
+#: the pinned sha256 of every committed SynthActions teacher, beside the files
+SYNTH_TEACHER_PINS = "SHA256SUMS"
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,9 +274,9 @@ def load_weights(path: str | os.PathLike, *, hint: str = "") -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except UnicodeDecodeError:  # python-2 era pickles (old Places365 files)
         return torch.load(path, map_location="cpu", weights_only=True, encoding="latin1")
-    except Exception as err:
-        raise ValueError(f"cannot load {path} with torch.load(weights_only=True): {err}. "
-                         f"{hint}".strip()) from err
+    except Exception as err:  # truncated, corrupt, or a pickle of code; never load that unsafely
+        raise ValueError(f"{path} is not a weights file torch can read safely (truncated or "
+                         f"corrupt: {type(err).__name__} while reading it). {hint}".strip()) from err
 
 
 def last_linear_name(model: nn.Module) -> str:
@@ -519,11 +522,33 @@ def _checkpoint(spec: str, path: str | None, weights: str | None, options: dict,
                    arch=ckpt["arch"], arch_kw=meta.get("arch_kw"))
 
 
+def synth_teacher_pins() -> dict[str, str]:
+    """Pinned sha256 of the committed SynthActions teachers: file name -> digest, read from
+    ``data_samples/teachers/SHA256SUMS`` (``sha256sum`` format; retrained teachers update it)."""
+    pins: dict[str, str] = {}
+    path = SYNTH_TEACHER_DIR / SYNTH_TEACHER_PINS
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                digest, name = line.split(maxsplit=1)
+                pins[name.strip().lstrip("*")] = digest.lower()
+    return pins
+
+
 def _synth(spec: str, arg: str | None, weights: str | None, options: dict) -> Teacher:
     path = SYNTH_TEACHER_DIR / f"{arg}.pt"
+    readme = SYNTH_TEACHER_DIR / "README.md"
     if not path.is_file():
-        raise FileNotFoundError(f"no committed SynthActions teacher {path}; see "
-                                f"{SYNTH_TEACHER_DIR / 'README.md'} for the commands that make it")
+        raise FileNotFoundError(f"no committed SynthActions teacher {path}; see {readme} for "
+                                f"the commands that make it")
+    pin = synth_teacher_pins().get(path.name)
+    if pin is None:
+        raise ValueError(f"{path} has no pinned sha256 in {SYNTH_TEACHER_DIR / SYNTH_TEACHER_PINS}; "
+                         f"add one (sha256sum {path.name} >> {SYNTH_TEACHER_PINS}) if the file is "
+                         f"meant to be shipped")
+    verify_sha256(path, pin, hint=f"A retrained teacher needs its new pin in "
+                                  f"{SYNTH_TEACHER_DIR / SYNTH_TEACHER_PINS}; {readme} says how "
+                                  f"the committed ones were made.")
     return _checkpoint(spec, str(path), None, options, name=f"synth-{arg}")
 
 
@@ -580,6 +605,12 @@ def create_teacher(spec: str) -> Teacher:
         ValueError: an unknown kind or a malformed spec / weights file.
         FileNotFoundError: a missing weights file (the message says where to get it).
     """
+    kind, arg, weights, options = _split_spec(spec)
+    return _FACTORIES[kind](spec.strip(), arg, weights, options)
+
+
+def _split_spec(spec: str) -> tuple[str, str | None, str | None, dict[str, str]]:
+    """``kind[:arg][@weights][#opts]`` -> (kind, arg, weights, options)."""
     base, options = _parse_options(spec.strip())
     kind, _, rest = base.partition(":")
     arg, weights = (rest.split("@", 1) + [None])[:2] if rest else (None, None)
@@ -587,7 +618,20 @@ def create_teacher(spec: str) -> Teacher:
         kind, weights = kind.split("@", 1)
     if kind not in _FACTORIES:
         raise ValueError(f"unknown teacher {spec!r}; known: {', '.join(list_teachers())}")
-    return _FACTORIES[kind](spec.strip(), arg or None, weights or None, options)
+    return kind, arg or None, weights or None, options
+
+
+def teacher_weights_path(spec: str) -> Path | None:
+    """The weights file a teacher spec reads, without building the teacher (None for specs
+    that read no file of the user's: ``tiny``, torchvision weights names, the pinned Lite0)."""
+    kind, arg, weights, _ = _split_spec(spec)
+    if kind == "synth":
+        return SYNTH_TEACHER_DIR / f"{arg}.pt"
+    if kind == "checkpoint":
+        return Path(f"{arg}@{weights}" if weights else str(arg)) if arg else None
+    if weights and os.path.isfile(weights):
+        return Path(weights)
+    return None
 
 
 def create_teachers(specs: str | Sequence[str]) -> list[Teacher]:

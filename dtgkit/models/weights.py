@@ -77,8 +77,10 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle / zip errors come in many types
-        raise ValueError(f"{path}: cannot load a state dict ({err})") from err
+    except Exception as err:  # pickle / zip errors come in many types; torch's own text would
+        # suggest weights_only=False, which runs whatever code the file holds: never say that
+        raise ValueError(f"{path} is not a weights file torch can read safely (truncated or "
+                         f"corrupt: {type(err).__name__} while reading it)") from err
     if not isinstance(state, Mapping):  # bad file content: a user-facing ValueError (contract)
         raise ValueError(  # noqa: TRY004
             f"{path}: expected a state dict, got {type(state).__name__}"

@@ -10,8 +10,14 @@ Every command resolves its config the one way (:func:`dtgkit.config.resolve_conf
     dtgkit evaluate runs/ci-tiny-finetune                      # kNN, linear probe, classifier
     torchrun --nproc_per_node=2 -m dtgkit pretrain --preset cpu-demo   # several processes
 
-Each prints the run's ``results.json`` (rank 0) and exits 0; a NaN / inf loss exits 1 with the
-message naming the step and the loss term.
+Each prints the run's ``results.json`` (rank 0) on stdout, alone (progress and notes go to
+stderr, so ``dtgkit pretrain ... | jq`` works), and exits 0; a NaN / inf loss or bad input exits 1
+with one line naming the step / file / key (``dtgkit --debug ...`` shows the traceback).
+
+A run folder holds one run: without ``--resume`` a folder with finished work is refused,
+``--overwrite`` moves it aside to ``<run>.old-<time>`` only after the new run's data and config
+passed every check, and ``--resume`` continues it only with the same config and input files
+(``--allow-changed-init`` accepts a changed teacher / init file).
 """
 from __future__ import annotations
 
@@ -35,8 +41,11 @@ def _config_args(p: argparse.ArgumentParser, *, resume: bool = True) -> None:
                        help="continue the run folder's checkpoint exactly (a finished run "
                             "returns its stored results)")
         p.add_argument("--overwrite", action="store_true",
-                       help="start afresh even if the run folder holds a checkpoint")
+                       help="start afresh even if the run folder holds a finished run (it is "
+                            "moved aside to <run>.old-<time> once every check passed)")
         p.add_argument("--run-dir", default=None, help="run folder (default out_dir/<preset>-<stage>)")
+        p.add_argument("--allow-changed-init", action="store_true",
+                       help="--resume although a teacher / init file's sha256 changed")
 
 
 def _cfg(args: argparse.Namespace):
@@ -67,7 +76,8 @@ def _guarded(fn):
 def _cmd_pretrain(args: argparse.Namespace) -> int:
     from dtgkit.train.pretrain import pretrain
 
-    res = pretrain(_cfg(args), resume=args.resume, overwrite=args.overwrite, run_dir=args.run_dir)
+    res = pretrain(_cfg(args), resume=args.resume, overwrite=args.overwrite, run_dir=args.run_dir,
+                   allow_changed_init=args.allow_changed_init)
     _print(res.results)
     return 0
 
@@ -77,7 +87,7 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     from dtgkit.train.finetune import finetune
 
     res = finetune(_cfg(args), init=args.init, resume=args.resume, overwrite=args.overwrite,
-                   run_dir=args.run_dir)
+                   run_dir=args.run_dir, allow_changed_init=args.allow_changed_init)
     _print(res.results)
     return 0
 
@@ -86,7 +96,8 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
 def _cmd_joint(args: argparse.Namespace) -> int:
     from dtgkit.train.finetune import joint
 
-    res = joint(_cfg(args), resume=args.resume, overwrite=args.overwrite, run_dir=args.run_dir)
+    res = joint(_cfg(args), resume=args.resume, overwrite=args.overwrite, run_dir=args.run_dir,
+                allow_changed_init=args.allow_changed_init)
     _print(res.results)
     return 0
 
@@ -95,9 +106,10 @@ def _cmd_joint(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from dtgkit.train.finetune import evaluate
 
-    given = args.preset or args.config or args.overrides
-    cfg = _cfg(args) if given else None
-    res = evaluate(cfg, args.checkpoint, linear=not args.no_linear, out=args.out)
+    # --config / --set lie over the checkpoint's own config (or over --preset when given)
+    cfg = resolve_config(args.preset) if args.preset else None
+    res = evaluate(cfg, args.checkpoint, linear=not args.no_linear, out=args.out,
+                   config_file=args.config, overrides=args.overrides)
     _print(res)
     return 0
 
@@ -125,9 +137,9 @@ def add_cli(subparsers) -> None:
     p.set_defaults(func=_cmd_joint)
 
     p = subparsers.add_parser("evaluate", help="kNN, linear probe and classifier metrics of a checkpoint",
-                              description="Evaluate a checkpoint on the config's data (default: the "
-                                          "checkpoint's own config); writes evaluation.json and "
-                                          "features_test.npz (for t-SNE).")
+                              description="Evaluate a checkpoint on the data of its own config, "
+                                          "with --config / --set laid on top; writes "
+                                          "evaluation.json and features_test.npz (for t-SNE).")
     p.add_argument("checkpoint", help="checkpoint.pt or its run folder")
     _config_args(p, resume=False)
     p.add_argument("--no-linear", action="store_true", help="skip the linear probe")

@@ -21,12 +21,20 @@ import torch
 from torch.utils.data import DataLoader
 
 from dtgkit.config import Config, DataConfig
-from dtgkit.data.datasets import ClipDataset, PairDataset, VideoRecord, load_records, load_ucf101
+from dtgkit.data.datasets import (
+    ClipDataset,
+    PairDataset,
+    VideoRecord,
+    load_records,
+    load_ucf101,
+    read_skip_log,
+)
 from dtgkit.data.synth import sample_root
 from dtgkit.data.transforms import clip_transform
 
 __all__ = [
     "MultiClipDataset",
+    "data_report",
     "eval_clip_dataset",
     "eval_loader",
     "group_ids",
@@ -141,27 +149,39 @@ class MultiClipDataset(ClipDataset):
         return clip, label, idx
 
 
-def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: bool = False) -> PairDataset:
-    """The two-view training set of self-supervised / supervised DTG (random crops, flips)."""
+def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: bool = False,
+                 log_dir: str | Path | None = None) -> PairDataset:
+    """The two-view training set of self-supervised / supervised DTG (random crops, flips).
+    ``log_dir``: where every process logs skipped and short videos (:func:`data_report`)."""
     d = cfg.data
     return PairDataset(records, d.num_segments, d.pair_mode,
                        transform_anchor=clip_transform(d.size, True),
                        transform_guidance=clip_transform(d.size, True), backend=d.backend,
-                       seed=cfg.run.seed, train=True, return_indices=return_indices)
+                       seed=cfg.run.seed, train=True, return_indices=return_indices,
+                       skip_log_dir=log_dir)
 
 
-def train_clip_dataset(cfg: Config, records: list[VideoRecord]) -> ClipDataset:
+def train_clip_dataset(cfg: Config, records: list[VideoRecord], *,
+                       log_dir: str | Path | None = None) -> ClipDataset:
     """One augmented TSN clip per video (fine-tuning, plain supervised training)."""
     d = cfg.data
     return ClipDataset(records, d.num_segments, train=True, transform=clip_transform(d.size, True),
-                       backend=d.backend, seed=cfg.run.seed)
+                       backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir)
 
 
-def eval_clip_dataset(cfg: Config, records: list[VideoRecord], num_clips: int = 1) -> MultiClipDataset:
+def eval_clip_dataset(cfg: Config, records: list[VideoRecord], num_clips: int = 1, *,
+                      log_dir: str | Path | None = None) -> MultiClipDataset:
     """Deterministic test-time clips (resize + centre crop), ``num_clips`` per video."""
     d = cfg.data
     return MultiClipDataset(records, d.num_segments, num_clips, transform=clip_transform(d.size, False),
-                            backend=d.backend, seed=cfg.run.seed)
+                            backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir)
+
+
+def data_report(log_dir: str | Path) -> dict[str, dict[str, str]]:
+    """What a run's datasets logged under ``log_dir`` (every process, every stage):
+    ``{"skipped_videos": {path: reason}, "short_videos": {path: reason}}`` (results.json)."""
+    return {"skipped_videos": read_skip_log(log_dir, "skips"),
+            "short_videos": read_skip_log(log_dir, "short")}
 
 
 def eval_loader(cfg: Config, dataset, batch_size: int | None = None) -> DataLoader:

@@ -38,6 +38,7 @@ import json
 import math
 import os
 import random
+import shutil
 import time
 import warnings
 from collections import defaultdict
@@ -52,7 +53,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from dtgkit.config import Config, OptimConfig, RunConfig
+from dtgkit.config import Config, OptimConfig, RunConfig, config_differences
+from dtgkit.files import OutputError, check_writable_dir, write_atomic, write_text_atomic
 from dtgkit.train import distributed as D
 
 __all__ = [
@@ -64,6 +66,8 @@ __all__ = [
     "autocast_dtype",
     "build_optimizer",
     "build_scheduler",
+    "check_run_dir",
+    "check_same_run",
     "effective_lr",
     "epoch_seed",
     "load_checkpoint",
@@ -72,14 +76,20 @@ __all__ = [
     "rng_state",
     "run_dir_for",
     "save_atomic",
+    "say",
     "seed_everything",
     "set_rng_state",
+    "start_run_dir",
     "student_state_dict",
     "to_channels_last",
 ]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "dtgkit-checkpoint/1"
+#: the files of a run folder that hold finished work (never removed without --overwrite)
+FINISHED_WORK = (CHECKPOINT_NAME, "results.json")
+#: the files (sha256) a run was made from: its init checkpoint, teacher weights ...
+INPUTS_NAME = "inputs.json"
 
 #: ``step_fn(model, batch) -> (loss, diag)``: ``batch`` already on the device; ``diag`` maps
 #: names to scalars / 0-d tensors (per-teacher values as ``"loss/<teacher>"``, ...).
@@ -207,14 +217,10 @@ def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig):
 
 # -------------------------------------------------------------------------- checkpoints
 def save_atomic(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to ``path.tmp``, fsync, then ``os.replace``: a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """``torch.save`` to ``path.tmp``, fsync, then ``os.replace``: a reader never sees half a
+    file; if the write fails (disk full ...) the temporary file is removed and
+    :class:`~dtgkit.files.OutputError` names the path."""
+    write_atomic(path, lambda fh: torch.save(obj, fh))
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -224,7 +230,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         path: a ``checkpoint.pt`` or the run directory holding one.
 
     Raises:
-        FileNotFoundError / ValueError naming the file.
+        FileNotFoundError / ValueError naming the file (a truncated or foreign file is "not a
+        dtgkit checkpoint"; it is never loaded with ``weights_only=False``).
     """
     path = Path(path)
     if path.is_dir():
@@ -233,10 +240,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # truncated / foreign files
-        raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+    except Exception as err:  # truncated / foreign files; torch's text would suggest unsafe loading
+        raise ValueError(f"{path} is not a dtgkit checkpoint (truncated or corrupt: "
+                         f"{type(err).__name__} while reading it)") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a dtgkit checkpoint (no format {CHECKPOINT_FORMAT!r})")
+        raise ValueError(f"{path} is not a dtgkit checkpoint (no format {CHECKPOINT_FORMAT!r})")
     return ckpt
 
 
@@ -300,36 +308,173 @@ def run_dir_for(cfg: Config, stage: str) -> Path:
     return Path(cfg.run.out_dir) / name
 
 
-def prepare_run_dir(run_dir: str | os.PathLike, cfg: Config | None, *, resume: bool,
-                    overwrite: bool = False) -> Path:
-    """Create ``run_dir`` and write ``config.yaml`` (rank 0 only).
+def say(msg: str) -> None:
+    """A progress / status line for people: on stderr (stdout carries a command's result),
+    from rank 0 only."""
+    if D.is_main_process():
+        import sys
+
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _load_yaml(path: Path) -> dict | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def saved_config(run_dir: str | os.PathLike) -> dict | None:
+    """The config a run folder was made with: its ``config.yaml`` (else its checkpoint's)."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.yaml").is_file():
+        return _load_yaml(run_dir / "config.yaml")
+    if (run_dir / CHECKPOINT_NAME).is_file():
+        return load_checkpoint(run_dir).get("config")
+    return None
+
+
+def check_same_run(run_dir: str | os.PathLike, cfg: Config, inputs: dict[str, dict] | None = None,
+                   *, allow_changed_init: bool = False) -> None:
+    """Refuse to continue (or re-use) a run folder with another config or other input files.
+
+    Args:
+        run_dir: a run folder holding finished work.
+        cfg: the config of the command now.
+        inputs: name -> ``{"path", "sha256"}`` of the files the run is made from now (see
+            :func:`dtgkit.train.pretrain.run_inputs`), compared with the folder's ``inputs.json``.
+        allow_changed_init: accept input files whose sha256 changed.
 
     Raises:
-        ValueError: the folder already holds a checkpoint and neither ``resume`` nor
-            ``overwrite`` was asked for (never silently train over finished work).
+        ValueError: naming every setting that differs (saved -> now) and every changed file.
+    """
+    run_dir = Path(run_dir)
+    saved = saved_config(run_dir)
+    if saved is not None:
+        diffs = config_differences(saved, cfg.to_dict())
+        if diffs:
+            raise ValueError(
+                f"{run_dir} was made with another config ({'; '.join(diffs)}); --resume continues "
+                f"a run as it was made: drop those changes (its config is {run_dir / 'config.yaml'}), "
+                f"or start a new run (another --run-dir / run.name, or --overwrite, which moves this "
+                f"one aside)")
+    old = None
+    if (run_dir / INPUTS_NAME).is_file():
+        try:
+            old = json.loads((run_dir / INPUTS_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+    if old is None or inputs is None:
+        return
+    changed = []
+    for name in sorted(set(old) | set(inputs)):
+        a, b = old.get(name) or {}, inputs.get(name) or {}
+        if a.get("sha256") != b.get("sha256"):
+            was = f"{a.get('path')} (sha256 {str(a.get('sha256'))[:12]})" if a else "nothing"
+            now = f"{b.get('path')} (sha256 {str(b.get('sha256'))[:12]})" if b else "nothing"
+            changed.append(f"{name}: made from {was}, now {now}")
+    if changed and not allow_changed_init:
+        raise ValueError(
+            f"{run_dir} was made from other files ({'; '.join(changed)}); pass --allow-changed-init "
+            f"to continue it anyway, or start a new run (another --run-dir, or --overwrite)")
+
+
+def check_run_dir(run_dir: str | os.PathLike, cfg: Config | None = None,
+                  inputs: dict[str, dict] | None = None, *, resume: bool, overwrite: bool = False,
+                  allow_changed_init: bool = False) -> Path:
+    """Before any work: may this run start (or continue) in ``run_dir``? Deletes nothing.
+
+    Checks that the folder can be written, that finished work is not trained over without
+    ``resume`` or ``overwrite``, and (``resume``) that the folder's run is this one
+    (:func:`check_same_run`).
+
+    Raises:
+        ValueError / :class:`~dtgkit.files.OutputError`: naming the folder and the way out.
     """
     run_dir = Path(run_dir)
     error = None
     if D.is_main_process():
-        ckpt = run_dir / CHECKPOINT_NAME
-        if ckpt.exists() and not resume and not overwrite:
-            error = (f"{run_dir} already holds a checkpoint; pass --resume to continue it, or "
-                     f"choose another run.name / out_dir (or remove the folder)")
-        elif not (ckpt.exists() and resume):  # a fresh start: no stale metrics / results
-            for name in (CHECKPOINT_NAME, "metrics.jsonl", "results.json"):
-                (run_dir / name).unlink(missing_ok=True)
-        if error is None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            if cfg is not None:
-                if resume and (run_dir / "config.yaml").exists():
-                    cfg.save(run_dir / "config.resumed.yaml")
-                else:
-                    cfg.save(run_dir / "config.yaml")
+        finished = [n for n in FINISHED_WORK if (run_dir / n).exists()]
+        try:
+            if resume and overwrite:
+                raise ValueError("--resume and --overwrite contradict each other: choose one")
+            if finished and not resume and not overwrite:
+                raise ValueError(f"{run_dir} already holds a finished run ({', '.join(finished)}); "
+                                 f"pass --resume to continue it, --overwrite to start afresh (the "
+                                 f"old folder is moved aside, not deleted), or choose another "
+                                 f"--run-dir / run.name")
+            check_writable_dir(run_dir)
+            if resume and finished and cfg is not None:
+                check_same_run(run_dir, cfg, inputs, allow_changed_init=allow_changed_init)
+        except (ValueError, OSError) as err:
+            error = (str(err), isinstance(err, OSError))
     error = D.broadcast_object(error)  # every rank raises, none waits at a barrier forever
     if error:
-        raise ValueError(error)
+        raise (OSError if error[1] else ValueError)(error[0])
+    return run_dir
+
+
+def _aside_name(run_dir: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target, i = run_dir.with_name(f"{run_dir.name}.old-{stamp}"), 2
+    while target.exists():
+        target, i = run_dir.with_name(f"{run_dir.name}.old-{stamp}-{i}"), i + 1
+    return target
+
+
+def start_run_dir(run_dir: str | os.PathLike, cfg: Config | None,
+                  inputs: dict[str, dict] | None = None, *, resume: bool,
+                  overwrite: bool = False) -> Path:
+    """After every check passed (config, data, models): make ``run_dir`` ready to train in.
+
+    * ``overwrite`` with finished work in the folder: the folder is renamed to
+      ``<run_dir>.old-<time>`` (nothing is deleted) and an empty one takes its place.
+    * ``resume`` without a checkpoint: says "no checkpoint in DIR, starting fresh".
+    * a fresh start drops what a run that never finished an epoch left (metrics, data logs).
+    * writes ``config.yaml`` (``config.resumed.yaml`` when resuming) and ``inputs.json``.
+    """
+    run_dir = Path(run_dir)
+    if D.is_main_process():
+        ckpt = run_dir / CHECKPOINT_NAME
+        continuing = resume and ckpt.exists()
+        if overwrite and any((run_dir / n).exists() for n in FINISHED_WORK):
+            aside = _aside_name(run_dir)
+            run_dir.rename(aside)
+            say(f"--overwrite: moved the previous run in {run_dir} to {aside} (delete it once you "
+                f"no longer need it)")
+        elif resume and not ckpt.exists():
+            say(f"no checkpoint in {run_dir}, starting fresh")
+        if not continuing:
+            for name in ("metrics.jsonl", "results.json", INPUTS_NAME, "config.resumed.yaml"):
+                (run_dir / name).unlink(missing_ok=True)
+            shutil.rmtree(run_dir / DATA_LOG, ignore_errors=True)
+        check_writable_dir(run_dir)
+        if cfg is not None:
+            cfg.save(run_dir / ("config.resumed.yaml" if continuing else "config.yaml"))
+        if inputs is not None and not continuing:
+            write_text_atomic(run_dir / INPUTS_NAME, json.dumps(inputs, indent=1) + "\n")
     D.barrier()
     return run_dir
+
+
+#: sub-folder of a run where its datasets log skipped and short videos (every process)
+DATA_LOG = "data_log"
+
+
+def prepare_run_dir(run_dir: str | os.PathLike, cfg: Config | None, *, resume: bool,
+                    overwrite: bool = False) -> Path:
+    """:func:`check_run_dir` then :func:`start_run_dir` in one call (for loops that have
+    nothing to check in between).
+
+    Raises:
+        ValueError: the folder already holds finished work and neither ``resume`` nor
+            ``overwrite`` was asked for (never silently train over finished work).
+    """
+    check_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
+    return start_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
 
 
 # ------------------------------------------------------------------------------ trainer
@@ -508,22 +653,24 @@ class Trainer:
     # -------------------------------------------------------------------- logging
     def _say(self, msg: str) -> None:
         if self.is_main and self.run_cfg.progress:
+            import sys
+
             from tqdm.auto import tqdm
 
-            tqdm.write(msg)
+            tqdm.write(msg, file=sys.stderr)  # stdout carries the command's result
 
     def _rewrite_metrics(self, rows: list[dict]) -> None:
-        path = self.run_dir / "metrics.jsonl"
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(row) + "\n" for row in rows)
-        os.replace(tmp, path)
+        write_text_atomic(self.run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
 
     def log_row(self, row: dict[str, Any]) -> None:
         """Append one JSON line to ``metrics.jsonl`` (rank 0)."""
         if self.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row) + "\n")
+            path = self.run_dir / "metrics.jsonl"
+            try:
+                with open(path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+            except OSError as err:
+                raise OutputError(path, err) from err
 
     def _accumulate(self, loss: torch.Tensor, diag: dict[str, Any], clips: int, epoch: int,
                     i: int) -> None:

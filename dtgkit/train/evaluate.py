@@ -123,7 +123,8 @@ def extract_features(model: torch.nn.Module, loader: Iterable, *, device: str | 
 
 
 def split_features(cfg: Config, model: torch.nn.Module, split, *, device: str | torch.device = "cpu",
-                   num_clips: int = 1, batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   num_clips: int = 1, batch_size: int | None = None,
+                   log_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``model``'s features of the test-time clips of a split: load the split, build the
     sequential loader, :func:`extract_features`.
 
@@ -135,19 +136,22 @@ def split_features(cfg: Config, model: torch.nn.Module, split, *, device: str | 
         device: where the model runs.
         num_clips: clips per video (averaged), :class:`~dtgkit.train.data.MultiClipDataset`.
         batch_size: clips per batch (default ``pretrain.batch_size``).
+        log_dir: where the dataset logs skipped and short videos (:func:`~dtgkit.train.data.data_report`).
 
     Returns:
         ``feats`` N x D float32, ``labels`` N int64, ``video_ids`` N int64.
     """
     records = TD.load_split(cfg.data, split)[0] if isinstance(split, str) else split
-    loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, num_clips), batch_size)
+    loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, num_clips, log_dir=log_dir),
+                            batch_size)
     return extract_features(model, loader, device=device, progress=cfg.run.progress)
 
 
 def frozen_evaluation(cfg: Config, model: torch.nn.Module, *, device: str | torch.device = "cpu",
                       train="train", test="test", batch_size: int | None = None,
                       test_clips: int = 1, linear: bool = True, num_classes: int | None = None,
-                      k: int = 200, tau: float = 0.1) -> dict[str, Any]:
+                      k: int = 200, tau: float = 0.1,
+                      log_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """kNN and linear probe of ``model``'s frozen features: the training split is the bank /
     the probe's training set, the test split the queries (:func:`split_features`).
 
@@ -160,15 +164,17 @@ def frozen_evaluation(cfg: Config, model: torch.nn.Module, *, device: str | torc
         linear: also fit the linear probe.
         num_classes: C (default: the class list of the training split, else its largest label + 1).
         k, tau: kNN neighbours and vote temperature (:func:`dtgkit.metrics.evaluate_knn`).
+        log_dir: where the datasets log skipped and short videos.
 
     Returns:
         ``{"knn": metrics, "linear_probe": metrics or None, "num_classes": C,
         "test_features": (feats, labels, video_ids)}`` (metrics in percent).
     """
     train_records, class_names = TD.load_split(cfg.data, train) if isinstance(train, str) else (train, None)
-    f_tr, y_tr, _ = split_features(cfg, model, train_records, device=device, batch_size=batch_size)
+    f_tr, y_tr, _ = split_features(cfg, model, train_records, device=device, batch_size=batch_size,
+                                   log_dir=log_dir)
     f_te, y_te, v_te = split_features(cfg, model, test, device=device, num_clips=test_clips,
-                                      batch_size=batch_size)
+                                      batch_size=batch_size, log_dir=log_dir)
     C = num_classes or TD.num_classes_of(train_records, class_names)
     return {"knn": evaluate_knn(f_tr, y_tr, f_te, y_te, C, k=k, tau=tau),
             "linear_probe": linear_probe(f_tr, y_tr, f_te, y_te, C, seed=cfg.run.seed) if linear else None,

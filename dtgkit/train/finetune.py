@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dtgkit.config import Config, config_from_dict, validate
+from dtgkit.config import Config, config_from_dict, resolve_config, validate
+from dtgkit.files import check_writable_dir, write_text_atomic
 from dtgkit.metrics import classification_metrics
 from dtgkit.train import data as TD
 from dtgkit.train import distributed as D
@@ -42,10 +44,12 @@ from dtgkit.train.pretrain import (
     build_teachers,
     cached_result,
     guidance_source,
+    run_inputs,
     write_results,
 )
 
-__all__ = ["SupervisedDTG", "evaluate", "finetune", "joint", "load_student_weights", "test_classifier"]
+__all__ = ["SupervisedDTG", "evaluate", "finetune", "finetune_run_name", "joint", "load_student_weights",
+           "test_classifier"]
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -83,14 +87,17 @@ def _ce_step(model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
 
 def test_classifier(cfg: Config, classifier: nn.Module, records, device: torch.device,
                     class_names: list[str] | None = None, out_dir: Path | None = None,
-                    features: nn.Module | None = None) -> dict[str, Any]:
+                    features: nn.Module | None = None,
+                    log_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Video-level test metrics of a classifier (``data.test_clips`` clips per video).
 
     Saves ``scores_test.npz`` (scores V x C, labels, video_ids) in ``out_dir`` when given, and
     with ``features`` (the student inside ``classifier``) also its test features,
-    ``features_test.npz``, collected in the same pass.
+    ``features_test.npz``, collected in the same pass. ``log_dir``: where the test set logs
+    skipped and short videos.
     """
-    loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, cfg.data.test_clips),
+    loader = TD.eval_loader(cfg, TD.eval_clip_dataset(cfg, records, cfg.data.test_clips,
+                                                      log_dir=log_dir),
                             max(1, cfg.finetune.batch_size))
     scores, labels, vids, *feats = predict_scores(classifier, loader, device=device,
                                                   progress=cfg.run.progress, features=features)
@@ -126,52 +133,83 @@ def _supervised_cfg(cfg: Config) -> Config:
 
 
 # ------------------------------------------------------------------------------ finetune
+def finetune_run_name(cfg: Config, init: str | os.PathLike | None) -> str:
+    """The default folder name of a fine-tuning run: ``<preset>-finetune``, and with an init
+    ``<preset>-finetune-from-<init run>-<sha256[:8] of its checkpoint>``, so fine-tuning
+    another pre-training never lands in (or resumes) this one's folder."""
+    base = f"{cfg.preset or 'run'}-finetune"
+    if not init:
+        return base
+    path = Path(init).expanduser()
+    ckpt = path / E.CHECKPOINT_NAME if path.is_dir() else path
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {ckpt} (--init)")
+    from dtgkit.models.teachers import sha256_file
+
+    label = (path if path.is_dir() else path.parent).name if ckpt.name == E.CHECKPOINT_NAME else ckpt.stem
+    return f"{base}-from-{label}-{sha256_file(ckpt)[:8]}"
+
+
 def finetune(cfg: Config, init: str | os.PathLike | None = None, *, resume: bool = False,
              overwrite: bool = False, callbacks: dict[str, list[Callable]] | None = None,
-             run_dir: str | os.PathLike | None = None) -> RunResult:
+             run_dir: str | os.PathLike | None = None,
+             allow_changed_init: bool = False) -> RunResult:
     """Fine-tune student + classifier on the labelled training split, then test it.
 
     Args:
         cfg: the config (``finetune.*`` schedule, ``data.test_clips`` clips per test video).
         init: a pre-training checkpoint (or its folder) whose student weights start the run;
             None: random (or ``model.init``) weights.
-        resume, overwrite, callbacks, run_dir: as for :func:`dtgkit.train.pretrain.pretrain`
-            (default folder ``<preset>-finetune``).
+        resume, overwrite, callbacks, run_dir, allow_changed_init: as for
+            :func:`dtgkit.train.pretrain.pretrain`; the default folder is
+            :func:`finetune_run_name` (it names the init), and ``resume`` refuses a folder
+            fine-tuned from another init.
 
     Returns:
         :class:`RunResult`; ``results["test"]`` holds acc1, acc5, mAP, mean_class_acc (percent).
     """
     cfg = _supervised_cfg(cfg)
     D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
-    run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, "finetune")
+    if run_dir:
+        run_dir = Path(run_dir)
+    elif cfg.run.name:
+        run_dir = E.run_dir_for(cfg, "finetune")
+    else:
+        run_dir = Path(cfg.run.out_dir) / finetune_run_name(cfg, init)
+    inputs = run_inputs(cfg, init)
+    E.check_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite,
+                    allow_changed_init=allow_changed_init)  # also: the same run when resuming
     hit = cached_result(run_dir, cfg.finetune.epochs, resume)
     if hit is not None:
         return hit
-    E.prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
     E.seed_everything(cfg.run.seed)
+    log_dir = run_dir / E.DATA_LOG
     train_records, test_records, class_names, num_classes = _labelled_splits(cfg)
     model = build_student(cfg, num_classes=num_classes)  # StudentClassifier
     if init:
         load_student_weights(model.student, init, cfg.model.student)
-    train_set = TD.train_clip_dataset(cfg, train_records)
+    train_set = TD.train_clip_dataset(cfg, train_records, log_dir=log_dir)
     trainer = E.Trainer(model, _ce_step, train_set, optim=cfg.finetune, run=cfg.run, run_dir=run_dir,
                         num_workers=cfg.data.num_workers, student=model.student, stage="finetune",
                         progress_keys={"cls_acc": "cls_acc"},
                         config=cfg, meta={"num_classes": num_classes, "fc_prefix": "fc",
                                           "class_names": list(class_names or []),
-                                          "init": str(init) if init else ""})
+                                          "init": str(init) if init else "", "inputs": inputs})
     _add_callbacks(trainer, callbacks)
+    E.start_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite)
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     seconds = time.perf_counter() - t0
     # every rank tests its share of the videos; rank 0 writes
-    test = test_classifier(cfg, model, test_records, trainer.device, class_names, run_dir)
+    test = test_classifier(cfg, model, test_records, trainer.device, class_names, run_dir,
+                           log_dir=log_dir)
     trainer.log_row({"kind": "eval", "stage": "finetune", "step": trainer.step,
                      "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     results = {"stage": "finetune", "init": str(init) if init else "", "student": cfg.model.student,
                "epochs_done": trainer.epoch, "steps": trainer.step,
                "train_seconds_this_session": seconds, "train_videos": len(train_records),
-               "test_videos": len(test_records), "num_classes": num_classes, "test": test,
+               "test_videos": len(test_records), "num_classes": num_classes,
+               **TD.data_report(log_dir), "inputs": inputs, "test": test,
                "checkpoint": str(run_dir / E.CHECKPOINT_NAME), "run_dir": str(run_dir)}
     write_results(run_dir, results)
     D.barrier()
@@ -260,39 +298,45 @@ def _plain_step(model, batch):
 
 def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
           callbacks: dict[str, list[Callable]] | None = None,
-          run_dir: str | os.PathLike | None = None) -> RunResult:
+          run_dir: str | os.PathLike | None = None, allow_changed_init: bool = False) -> RunResult:
     """Supervised DTG-Net (Eq. 3) with the ``finetune.*`` schedule, then the classifier test.
 
     ``dtg.method`` picks the contrastive term (``dtg``, ``distinit-*``, ``moco``) or none
     (``none``: cross-entropy only, on one augmented clip per video: plain supervised TSN).
+    ``resume``, ``overwrite``, ``allow_changed_init``: as for :func:`dtgkit.train.pretrain.pretrain`.
     """
     cfg = _supervised_cfg(cfg)
     D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
     run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, f"joint-{cfg.dtg.method}")
+    inputs = run_inputs(cfg)
+    E.check_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite,
+                    allow_changed_init=allow_changed_init)  # also: the same run when resuming
     hit = cached_result(run_dir, cfg.finetune.epochs, resume)
     if hit is not None:
         return hit
-    E.prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
     E.seed_everything(cfg.run.seed)
+    log_dir = run_dir / E.DATA_LOG
     train_records, test_records, class_names, num_classes = _labelled_splits(cfg)
     student = build_student(cfg)
     plain = cfg.dtg.method == "none"
     if plain:
         method, teachers, source = _NoContrast(student), {}, None
-        train_set, step = TD.train_clip_dataset(cfg, train_records), _plain_step
+        train_set, step = TD.train_clip_dataset(cfg, train_records, log_dir=log_dir), _plain_step
     else:
         teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
         method = build_method(cfg, student, teachers)
         source = guidance_source(cfg, teachers)
-        train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None)
+        train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
+                                    log_dir=log_dir)
         step = _JointStep(train_records, list(teachers), source)
     model = SupervisedDTG(method, num_classes, cfg.model.dropout, cfg.dtg.alpha, cfg.dtg.beta)
     trainer = E.Trainer(model, step, train_set, optim=cfg.finetune, run=cfg.run, run_dir=run_dir,
                         num_workers=cfg.data.num_workers, student=student, stage="joint", config=cfg,
                         progress_keys={"acc": "inst_acc", "cls_acc": "cls_acc"},
                         meta={"num_classes": num_classes, "fc_prefix": "fc", "method": cfg.dtg.method,
-                              "class_names": list(class_names or [])})
+                              "class_names": list(class_names or []), "inputs": inputs})
     _add_callbacks(trainer, callbacks)
+    E.start_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite)
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     seconds = time.perf_counter() - t0
@@ -300,15 +344,15 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     # every rank tests its share of the videos, with the student's last-layer test features
     # for Figure 4 (t-SNE); rank 0 writes
     test = test_classifier(cfg, clf, test_records, trainer.device, class_names, run_dir,
-                           features=student)
+                           features=student, log_dir=log_dir)
     trainer.log_row({"kind": "eval", "stage": "joint", "step": trainer.step,
                      "epoch": trainer.epoch, **{f"test_{k}": v for k, v in test.items()}})
     results = {"stage": "joint", "method": cfg.dtg.method, "alpha": cfg.dtg.alpha, "beta": cfg.dtg.beta,
                "teachers": list(teachers), "student": cfg.model.student, "epochs_done": trainer.epoch,
                "steps": trainer.step, "train_seconds_this_session": seconds,
                "train_videos": len(train_records), "test_videos": len(test_records),
-               "num_classes": num_classes, "test": test,
-               "checkpoint": str(run_dir / E.CHECKPOINT_NAME), "run_dir": str(run_dir)}
+               "num_classes": num_classes, **TD.data_report(log_dir), "inputs": inputs,
+               "test": test, "checkpoint": str(run_dir / E.CHECKPOINT_NAME), "run_dir": str(run_dir)}
     write_results(run_dir, results)
     D.barrier()
     return RunResult(run_dir, results, history)
@@ -316,7 +360,8 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
 
 # ------------------------------------------------------------------------------ evaluate
 def evaluate(cfg: Config | None, ckpt: str | os.PathLike, *, linear: bool = True,
-             out: str | os.PathLike | None = None) -> dict[str, Any]:
+             out: str | os.PathLike | None = None, config_file: str | os.PathLike | None = None,
+             overrides: list[str] | None = None) -> dict[str, Any]:
     """Evaluate a checkpoint: kNN + linear probe of frozen student features, and the
     classifier's video-level metrics when the checkpoint has one.
 
@@ -326,22 +371,27 @@ def evaluate(cfg: Config | None, ckpt: str | os.PathLike, *, linear: bool = True
         ckpt: a ``checkpoint.pt`` or its run folder.
         linear: also fit the linear probe.
         out: folder for ``evaluation.json`` and ``features_test.npz`` (default: the checkpoint's).
+        config_file, overrides: a YAML file and ``section.key=value`` items laid over ``cfg``
+            (or over the checkpoint's own config), as ``dtgkit evaluate --config / --set`` do.
 
     Returns:
-        ``{"knn": ..., "linear_probe": ..., "classifier": ... or None, "features": path}``.
+        ``{"knn": ..., "linear_probe": ..., "classifier": ... or None, "features": path,
+        "skipped_videos": ..., "short_videos": ...}``.
     """
     path = Path(ckpt)
     ck = E.load_checkpoint(path)
-    saved = config_from_dict(ck["config"]) if ck.get("config") else None
+    saved = config_from_dict(ck["config"], where=f"{path} (its config)") if ck.get("config") else None
     if cfg is None:
         if saved is None:
             raise ValueError(f"{path}: the checkpoint holds no config; pass one")
         cfg = saved
-    cfg = cfg.copy()
+    cfg = resolve_config(None, config_file, overrides, base=cfg)
     if saved is not None:
         cfg.model = saved.model
     out_dir = Path(out) if out else (path if path.is_dir() else path.parent)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out_dir)
+    log_dir = out_dir / "evaluation_data_log"  # this evaluation's skipped / short videos
+    shutil.rmtree(log_dir, ignore_errors=True)
     device = D.select_device(cfg.run.device)
     meta = ck.get("meta") or {}
     num_classes = meta.get("num_classes")
@@ -354,7 +404,8 @@ def evaluate(cfg: Config | None, ckpt: str | os.PathLike, *, linear: bool = True
     frozen = frozen_evaluation(cfg, student, device=device, train=train_records, test=test_records,
                                batch_size=max(1, cfg.finetune.batch_size),
                                test_clips=cfg.data.test_clips, linear=linear,
-                               num_classes=TD.num_classes_of(train_records, class_names))
+                               num_classes=TD.num_classes_of(train_records, class_names),
+                               log_dir=log_dir)
     feats_path = save_features(out_dir / "features_test.npz", *frozen["test_features"], class_names or None)
     res: dict[str, Any] = {"checkpoint": str(path), "stage": ck.get("stage"), "epoch": ck.get("epoch"),
                            "knn": frozen["knn"], "linear_probe": frozen["linear_probe"],
@@ -365,8 +416,10 @@ def evaluate(cfg: Config | None, ckpt: str | os.PathLike, *, linear: bool = True
         fc.load_state_dict({k[len(prefix) + 1:]: v for k, v in ck["model"].items()
                             if k.startswith(prefix + ".")})
         clf = _Classifier(student, nn.Identity(), fc).to(device)
-        res["classifier"] = test_classifier(cfg, clf, test_records, device, class_names)
-    tmp = out_dir / "evaluation.json.tmp"
-    tmp.write_text(json.dumps(res, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, out_dir / "evaluation.json")
+        res["classifier"] = test_classifier(cfg, clf, test_records, device, class_names,
+                                            log_dir=log_dir)
+    res.update(TD.data_report(log_dir))
+    res["data"] = {k: getattr(cfg.data, k) for k in ("dataset", "root", "num_segments", "size",
+                                                      "test_clips")}
+    write_text_atomic(out_dir / "evaluation.json", json.dumps(res, indent=1, default=str) + "\n")
     return res

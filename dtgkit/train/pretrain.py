@@ -39,6 +39,7 @@ from torch import nn
 
 from dtgkit.config import Config, validate
 from dtgkit.dtg import create_method
+from dtgkit.files import write_text_atomic
 from dtgkit.models import students as S
 from dtgkit.models.teacher_cache import CachedGuidance, GuidanceSource
 from dtgkit.models.teachers import create_teacher
@@ -54,6 +55,7 @@ __all__ = [
     "build_teachers",
     "pretrain",
     "read_results",
+    "run_inputs",
     "write_results",
 ]
 
@@ -91,9 +93,12 @@ def build_student(cfg: Config, num_classes: int | None = None) -> nn.Module:
         return make()
     if not os.path.exists(init):
         return make(weights=init)
+    from dtgkit.models.teachers import load_weights
+
     model = make()
     bare = model.student if num_classes is not None else model
-    obj = torch.load(init, map_location="cpu", weights_only=True)
+    obj = load_weights(init, hint=f"(model.init={cfg.model.init!r}: a dtgkit checkpoint, a state "
+                                  f"dict of {cfg.model.student!r} or 2D ImageNet-style weights)")
     if isinstance(obj, dict) and obj.get("format") == E.CHECKPOINT_FORMAT:
         obj = E.student_state_dict(obj)
     if isinstance(obj, dict) and set(obj) == set(bare.state_dict()):
@@ -184,15 +189,38 @@ def guidance_source(cfg: Config, teachers: dict[str, nn.Module]):
     return GuidanceSource(list(teachers.values()), cache, use_cache=True)
 
 
+def run_inputs(cfg: Config, init: str | os.PathLike | None = None) -> dict[str, dict[str, str]]:
+    """The files a run is made from and their sha256, stored in the run folder's
+    ``inputs.json`` and compared by ``--resume``: the fine-tuning ``init`` checkpoint, a
+    ``model.init`` file and the weights files of the teachers (``checkpoint:``, ``synth:``,
+    ``...@/path`` specs).
+
+    Returns:
+        name -> ``{"path", "sha256"}`` (``"init"``, ``"model.init"``, ``"teacher <spec>"``).
+    """
+    from dtgkit.models.teachers import sha256_file, teacher_weights_path
+
+    files: dict[str, Path] = {}
+    if init:
+        path = Path(init).expanduser()
+        files["init"] = path / E.CHECKPOINT_NAME if path.is_dir() else path
+    if cfg.model.init and os.path.isfile(os.path.expanduser(cfg.model.init)):
+        files["model.init"] = Path(cfg.model.init).expanduser()
+    if cfg.dtg.method not in ("moco", "none"):
+        for spec in cfg.dtg.teachers:
+            path = teacher_weights_path(spec)
+            if path is not None:
+                files[f"teacher {spec}"] = path
+    return {name: {"path": str(path), "sha256": sha256_file(path)}
+            for name, path in files.items() if path.is_file()}
+
+
 # ------------------------------------------------------------------------------ results
 def write_results(run_dir: Path, results: dict) -> None:
     """``run_dir/results.json``, atomically (rank 0)."""
     if not D.is_main_process():
         return
-    path = Path(run_dir) / "results.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(Path(run_dir) / "results.json", json.dumps(results, indent=1, default=str) + "\n")
 
 
 def read_results(run_dir: str | os.PathLike) -> dict:
@@ -202,15 +230,22 @@ def read_results(run_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def cached_result(run_dir: Path, epochs: int, resume: bool) -> RunResult | None:
-    """A finished run's stored result (``resume=True`` on a completed run), else None."""
+def cached_result(run_dir: Path, epochs: int, resume: bool, cfg: Config | None = None,
+                  inputs: dict[str, dict] | None = None, *,
+                  allow_changed_init: bool = False) -> RunResult | None:
+    """A finished run's stored result (``resume=True`` on a completed run), else None.
+
+    With ``cfg`` the folder's run must be this one (:func:`~dtgkit.train.engine.check_same_run`:
+    the same config and input files), or a ValueError says what differs.
+    """
     if not resume or not (run_dir / "results.json").is_file():
         return None
+    if cfg is not None:
+        E.check_same_run(run_dir, cfg, inputs, allow_changed_init=allow_changed_init)
     res = read_results(run_dir)
     if res.get("epochs_done") != epochs:
         return None
-    if D.is_main_process():
-        print(f"{run_dir}: finished run found, using its results.json (nothing retrained)")
+    E.say(f"{run_dir}: finished run found, using its results.json (nothing retrained)")
     return RunResult(run_dir, res, E.read_metrics(run_dir, "train"), cached=True)
 
 
@@ -221,28 +256,37 @@ def _num_workers(cfg: Config) -> int:
 # ------------------------------------------------------------------------------ pretrain
 def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
              callbacks: dict[str, list[Callable]] | None = None,
-             run_dir: str | os.PathLike | None = None) -> RunResult:
+             run_dir: str | os.PathLike | None = None,
+             allow_changed_init: bool = False) -> RunResult:
     """Self-supervised pre-training of ``cfg.model.student`` with ``cfg.dtg.method``.
+
+    Everything (config, data, teachers, the folder) is checked before the run folder is
+    touched; ``overwrite`` then moves the old run aside (:func:`~dtgkit.train.engine.start_run_dir`).
 
     Args:
         cfg: the resolved config (``pretrain.*`` is the schedule).
         resume: continue from ``run_dir/checkpoint.pt`` (exactly; a finished run returns its
-            stored results).
-        overwrite: start afresh even if the folder holds a checkpoint.
+            stored results). The folder's run must have the same config and input files.
+        overwrite: start afresh even if the folder holds a finished run (moved aside).
         callbacks: event -> functions, passed to :meth:`Trainer.add_callback`.
         run_dir: default ``run.out_dir / (run.name or "<preset>-pretrain-<method>")``.
+        allow_changed_init: ``resume`` although a teacher / ``model.init`` file changed.
 
     Returns:
-        :class:`RunResult` (``results`` as in ``results.json``: kNN monitor, losses, timings).
+        :class:`RunResult` (``results`` as in ``results.json``: kNN monitor, losses, timings,
+        skipped and short videos).
     """
     cfg = validate(cfg.copy())
     D.init_distributed(cfg.run.device, timeout_s=cfg.run.dist_timeout_s)
     run_dir = Path(run_dir) if run_dir else E.run_dir_for(cfg, f"pretrain-{cfg.dtg.method}")
+    inputs = run_inputs(cfg)
+    E.check_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite,
+                    allow_changed_init=allow_changed_init)  # also: the same run when resuming
     hit = cached_result(run_dir, cfg.pretrain.epochs, resume)
     if hit is not None:
         return hit
-    E.prepare_run_dir(run_dir, cfg, resume=resume, overwrite=overwrite)
     E.seed_everything(cfg.run.seed)  # same initial weights on every rank
+    log_dir = run_dir / E.DATA_LOG
 
     train_records, class_names = TD.load_split(cfg.data, "train")
     train_records = TD.subsample_records(train_records, cfg.data.fraction, cfg.run.seed)
@@ -250,14 +294,16 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
     method = build_method(cfg, student, teachers)
     source = guidance_source(cfg, teachers)
-    train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None)
+    train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
+                                log_dir=log_dir)
     step = PairStep(train_records, list(teachers), source)
     optim = cfg.pretrain
     trainer = E.Trainer(method, step, train_set, optim=optim, run=cfg.run, run_dir=run_dir,
                         num_workers=_num_workers(cfg), student=student, stage="pretrain",
                         progress_keys={"acc": "inst_acc"},
                         config=cfg, meta={"method": cfg.dtg.method, "teachers": list(cfg.dtg.teachers),
-                                          "class_names": list(class_names or [])})
+                                          "class_names": list(class_names or []),
+                                          "inputs": inputs})
     for event, fns in (callbacks or {}).items():
         for fn in fns:
             trainer.add_callback(event, fn)
@@ -266,10 +312,10 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     try:
         test_records, _ = TD.load_split(cfg.data, "test")
     except (FileNotFoundError, ValueError) as err:
-        if D.is_main_process():
-            print(f"kNN monitor off: no test split ({err})")
+        E.say(f"kNN monitor off: no test split ({err})")
     labelled = test_records is not None and all(r.label >= 0 for r in train_records + test_records)
     num_classes = TD.num_classes_of(train_records, class_names) if labelled else 0
+    E.start_run_dir(run_dir, cfg, inputs, resume=resume, overwrite=overwrite)
 
     def monitor() -> dict[str, Any] | None:
         if not labelled:
@@ -277,7 +323,8 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         # every rank extracts its share of the bank and the queries (no rank idles at a barrier)
         res = frozen_evaluation(cfg, student, device=trainer.device, train=train_records,
                                 test=test_records, batch_size=max(cfg.pretrain.batch_size, 1),
-                                linear=False, num_classes=num_classes)
+                                linear=False, num_classes=num_classes,
+                                log_dir=log_dir)
         return {**res["knn"], "bank": len(train_records), "queries": len(res["test_features"][1])}
 
     every = cfg.run.eval_knn_every
@@ -298,6 +345,7 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         trainer.log_row({"kind": "eval", "stage": "pretrain", "step": trainer.step,
                          "epoch": trainer.epoch, **{f"knn_{k}": v for k, v in knn.items()}})
     epochs = E.read_metrics(run_dir, "epoch")
+    D.barrier()  # every process's data log is complete
     results = {
         "stage": "pretrain",
         "method": cfg.dtg.method,
@@ -310,7 +358,8 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         "train_seconds_this_session": seconds,
         "world_size": D.get_world_size(),
         "train_videos": len(train_records),
-        "skipped_videos": train_set.skip_report() if hasattr(train_set, "skip_report") else {},
+        **TD.data_report(log_dir),
+        "inputs": inputs,
         "knn": knn,
         "checkpoint": str(run_dir / E.CHECKPOINT_NAME),
         "run_dir": str(run_dir),

@@ -23,6 +23,7 @@ from dtgkit.data.datasets import (
     load_ucf101,
     parse_group,
     read_class_index,
+    read_skip_log,
 )
 from dtgkit.data.sampling import PAIR_MODES
 from dtgkit.data.transforms import clip_transform
@@ -485,6 +486,34 @@ def test_corrupt_video_is_skipped_once_warned_and_logged(videos, corrupt, tmp_pa
     assert dataset.skip_report() == dataset.skips
     (log,) = (tmp_path / "skips").glob("skips-*.tsv")
     assert len(log.read_text().splitlines()) == 2
+
+
+@pytest.fixture(scope="module")
+def cut_short(tmp_path_factory) -> str:
+    """An AVI cut to 85 % of its bytes: it opens, its header still declares 20 frames, the file
+    holds 11 (issue 11: used silently before)."""
+    path = write_video(tmp_path_factory.mktemp("short") / "v_c0_g09_c01.avi", LEVELS)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.85)])
+    return str(path)
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_short_video_is_used_recorded_once_and_logged(videos, cut_short, tmp_path, backend):
+    records = [videos[0], VideoRecord(cut_short, 0, 1)]
+    dataset = ClipDataset(records, 4, train=False, backend=backend, skip_log_dir=tmp_path / "log")
+    with pytest.warns(RuntimeWarning, match="short video .*declares 20 frames"):
+        clip, _, index = dataset[1]
+    assert index == 1 and clip.shape[0] == 4  # used with the frames it has, not skipped
+    assert max(_frame_ids(clip)) < 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # recorded once per file and process
+        warnings.filterwarnings("ignore", ".*only .* decode")  # the reader's own note
+        dataset[1]
+    assert list(dataset.short) == [cut_short] and not dataset.skips
+    dataset.short.clear()
+    assert list(dataset.short_report()) == [cut_short]  # from short-<pid>.tsv
+    assert read_skip_log(tmp_path / "log", "short") == dataset.short_report()
 
 
 def test_all_corrupt_raises_clear_error(corrupt):

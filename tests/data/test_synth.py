@@ -196,7 +196,7 @@ def test_ensure_synth_uses_cache(tiny, capsys):
     root, _ = tiny
     before = (root / "videos/Walk/v_Walk_g01_c01.mp4").stat().st_mtime_ns
     summary = synth.ensure_synth(root, progress=False, **TINY)
-    assert summary["cached"] and "cached" in capsys.readouterr().out
+    assert summary["cached"] and "cached" in capsys.readouterr().err
     assert (root / "videos/Walk/v_Walk_g01_c01.mp4").stat().st_mtime_ns == before
 
 
@@ -204,7 +204,7 @@ def test_ensure_synth_regenerates_on_other_params(tmp_path, capsys):
     kw = {**TINY, "classes": 1, "videos_per_class": 1, "test_groups": 0, "stills_per_class": 0}
     synth.ensure_synth(tmp_path, progress=False, **kw)
     out = synth.ensure_synth(tmp_path, progress=False, **{**kw, "frames": 6})
-    assert not out["cached"] and "differ" in capsys.readouterr().out
+    assert not out["cached"] and "differ" in capsys.readouterr().err
     assert len(decord.VideoReader(str(tmp_path / "videos/Walk/v_Walk_g01_c01.mp4"))) == 6
 
 
@@ -248,6 +248,18 @@ def test_bad_input_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not written by"):
         synth.generate_synth_actions(foreign, **TINY, progress=False)
     assert (foreign / "videos" / "mine.txt").exists()
+
+
+def test_no_training_videos_is_refused_naming_the_flags(tmp_path, capsys):
+    """Issue 11: `dtgkit synth ROOT --classes 3 --videos-per-class 4` made one group per class,
+    all of it test, and pretrain failed far away. Now: refused before anything is written."""
+    from dtgkit.cli import main
+
+    assert main(["synth", str(tmp_path / "s"), "--classes", "3", "--videos-per-class", "4"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "no training videos" in err and "--videos-per-class to 8" in err
+    assert "--clips-per-group" in err and not (tmp_path / "s").exists()
 
 
 def test_class_table_has_the_promised_structure():

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import av
 import numpy as np
@@ -377,6 +378,28 @@ def test_check_videos_lists_bad_files(video_folder):
     assert check_videos(paths, progress=False, timeout=None) == [(paths[1], bad[paths[1]])]
     with pytest.raises(FileNotFoundError, match="not found"):
         check_videos(video_folder / "nope", progress=False)
+
+
+def test_cut_short_avi_is_reported_not_used_silently(videos, tmp_path, capsys):
+    """Issue 11: an AVI cut short still opens and reports the packets it has; its header's frame
+    count says it was cut. Readers say so (short_reason), check-videos warns, exit code 1."""
+    data = Path(videos["mpeg4"]).read_bytes()
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    shutil.copy(videos["mpeg4"], folder / "whole.avi")
+    path = folder / "cut.avi"
+    path.write_bytes(data[: int(len(data) * 0.8)])
+    for backend in ("decord", "pyav"):
+        with open_video(path, backend) as reader:
+            assert reader.header_frames == N and reader.present_frames < N
+            assert f"its header declares {N} frames" in reader.short_reason
+        with open_video(folder / "whole.avi", backend) as reader:
+            assert reader.short_reason is None and reader.header_frames == N
+    (status, reason) = probe_video(path)
+    assert status == "warning" and f"declares {N} frames" in reason
+    assert main(["check-videos", str(folder), "--no-progress", "--timeout", "0"]) == 1
+    printed = capsys.readouterr().out
+    assert "cut.avi" in printed and "whole.avi" not in printed and "0 errors, 1 warnings" in printed
 
 
 def test_check_videos_kills_a_probe_that_runs_too_long(videos):

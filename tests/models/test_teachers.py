@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -401,3 +402,35 @@ def test_committed_synth_teachers_classify_the_sample_stills(name, min_acc):
     assert test.classes == teacher.classes
     loader = torch.utils.data.DataLoader(test, batch_size=64)
     assert TT.evaluate_classifier(teacher.classify, loader) >= min_acc
+
+
+def test_committed_synth_teachers_are_pinned(tmp_path, monkeypatch):
+    """Issue 11: every shipped synth:* teacher has a pinned sha256 beside it, the files match
+    their pins, and a file that differs from its pin is refused naming both digests."""
+    pins = T.synth_teacher_pins()
+    files = sorted(p.name for p in T.SYNTH_TEACHER_DIR.glob("*.pt"))
+    assert files and sorted(pins) == files
+    for name, digest in pins.items():
+        assert T.sha256_file(T.SYNTH_TEACHER_DIR / name) == digest
+    assert T.teacher_weights_path("synth:scenes") == T.SYNTH_TEACHER_DIR / "scenes.pt"
+    assert T.teacher_weights_path("checkpoint:/x/t.pt#size=64") == Path("/x/t.pt")
+    assert T.teacher_weights_path("tiny") is None
+
+    shutil.copy(T.SYNTH_TEACHER_DIR / "scenes.pt", tmp_path / "scenes.pt")
+    shutil.copy(T.SYNTH_TEACHER_DIR / T.SYNTH_TEACHER_PINS, tmp_path / T.SYNTH_TEACHER_PINS)
+    monkeypatch.setattr(T, "SYNTH_TEACHER_DIR", tmp_path)
+    with open(tmp_path / "scenes.pt", "ab") as fh:
+        fh.write(b"\0")  # one byte more: still loadable by torch, no longer the shipped file
+    with pytest.raises(ValueError, match=f"has sha256 .*expected {pins['scenes.pt']}"):
+        T.create_teacher("synth:scenes")
+    shutil.copy(tmp_path / "scenes.pt", tmp_path / "extra.pt")
+    with pytest.raises(ValueError, match="no pinned sha256"):
+        T.create_teacher("synth:extra")
+
+
+def test_garbage_weights_are_one_clear_error_without_unsafe_advice(tmp_path):
+    bad = tmp_path / "t.pt"
+    bad.write_bytes(b"\x80\x04garbage that is not a torch file")
+    with pytest.raises(ValueError, match="truncated or corrupt") as err:
+        T.create_teacher(f"checkpoint:{bad}")
+    assert "weights_only=False" not in str(err.value)

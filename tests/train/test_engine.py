@@ -154,11 +154,14 @@ def test_run_dir_guard_and_errors(tmp_path):
         E.prepare_run_dir(run_dir, cfg, resume=False)
     E.prepare_run_dir(run_dir, cfg, resume=False, overwrite=True)
     assert not (run_dir / E.CHECKPOINT_NAME).exists()
+    (aside,) = tmp_path.glob("r.old-*")  # --overwrite moves the old run aside, deletes nothing
+    assert (aside / E.CHECKPOINT_NAME).is_file() and (aside / "config.yaml").is_file()
     with pytest.raises(FileNotFoundError):
         E.load_checkpoint(run_dir)
     (run_dir / E.CHECKPOINT_NAME).write_bytes(b"garbage")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a dtgkit checkpoint \\(truncated or corrupt") as err:
         E.load_checkpoint(run_dir)
+    assert "weights_only" not in str(err.value)  # never suggest unsafe loading
     with pytest.raises(ValueError, match="fewer than one batch"):
         E.Trainer(Toy(), toy_step, torch.utils.data.TensorDataset(torch.zeros(2, 5)),
                   optim=OptimConfig(batch_size=4), run=RunConfig(progress=False), run_dir=tmp_path)

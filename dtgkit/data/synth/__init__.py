@@ -71,6 +71,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -439,7 +440,8 @@ def ensure_synth(root: str | Path, *, verbose: bool = True, **kw: Any) -> dict:
         and meta["params"] == _meta_params(p)
     ):
         if verbose:
-            print(f"SynthActions: using cached set at {root} ({META_NAME} params match)")
+            print(f"SynthActions: using cached set at {root} ({META_NAME} params match)",
+                  file=sys.stderr)
         c = meta["counts"]
         return {
             "root": str(root),
@@ -455,7 +457,7 @@ def ensure_synth(root: str | Path, *, verbose: bool = True, **kw: Any) -> dict:
         }
     if verbose:
         why = "no complete set" if meta is None else "params or SYNTH_VERSION differ"
-        print(f"SynthActions: generating at {root} ({why})")
+        print(f"SynthActions: generating at {root} ({why})", file=sys.stderr)
     return generate_synth_actions(root, **asdict(p), **run_kw)
 
 

@@ -150,6 +150,13 @@ class SynthParams:
             raise ValueError(f"speed_range={self.speed_range}: need 0 < low <= high")
         if self.test_groups is not None and not 0 <= self.test_groups <= self.num_groups:
             raise ValueError(f"test_groups={self.test_groups}: must be in 0..{self.num_groups}")
+        if self.num_test_groups >= self.num_groups:
+            need = (self.num_test_groups + 1) * self.clips_per_group
+            raise ValueError(
+                f"no training videos: {self.videos_per_class} videos per class in groups of "
+                f"{self.clips_per_group} (--clips-per-group) make {self.num_groups} group(s), and the "
+                f"test split takes {self.num_test_groups} (--test-groups). Raise "
+                f"--videos-per-class to {need} or more, or lower --clips-per-group / --test-groups")
 
     @property
     def num_groups(self) -> int:
