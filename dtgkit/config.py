@@ -369,7 +369,8 @@ def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
 #: (section, key) of the settings that change how a run is executed or shown, not what it
 #: computes: left out when a run folder's config is compared (``--resume``) or hashed
 VOLATILE_KEYS = frozenset({("run", "progress"), ("run", "out_dir"), ("run", "name"),
-                           ("run", "device"), ("data", "num_workers"), ("run", "log_every")})
+                           ("run", "device"), ("data", "num_workers"), ("run", "log_every"),
+                           ("run", "dist_timeout_s")})
 
 
 def config_differences(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -39,6 +39,7 @@ import math
 import os
 import random
 import shutil
+import sys
 import time
 import warnings
 from collections import defaultdict
@@ -76,6 +77,7 @@ __all__ = [
     "rng_state",
     "run_dir_for",
     "save_atomic",
+    "saved_config",
     "say",
     "seed_everything",
     "set_rng_state",
@@ -90,6 +92,8 @@ CHECKPOINT_FORMAT = "dtgkit-checkpoint/1"
 FINISHED_WORK = (CHECKPOINT_NAME, "results.json")
 #: the files (sha256) a run was made from: its init checkpoint, teacher weights ...
 INPUTS_NAME = "inputs.json"
+#: sub-folder of a run where its datasets log skipped and short videos (every process)
+DATA_LOG = "data_log"
 
 #: ``step_fn(model, batch) -> (loss, diag)``: ``batch`` already on the device; ``diag`` maps
 #: names to scalars / 0-d tensors (per-teacher values as ``"loss/<teacher>"``, ...).
@@ -312,8 +316,6 @@ def say(msg: str) -> None:
     """A progress / status line for people: on stderr (stdout carries a command's result),
     from rank 0 only."""
     if D.is_main_process():
-        import sys
-
         print(msg, file=sys.stderr, flush=True)
 
 
@@ -395,26 +397,37 @@ def check_run_dir(run_dir: str | os.PathLike, cfg: Config | None = None,
         ValueError / :class:`~dtgkit.files.OutputError`: naming the folder and the way out.
     """
     run_dir = Path(run_dir)
+
+    def check() -> None:
+        finished = [n for n in FINISHED_WORK if (run_dir / n).exists()]
+        if resume and overwrite:
+            raise ValueError("--resume and --overwrite contradict each other: choose one")
+        if finished and not resume and not overwrite:
+            raise ValueError(f"{run_dir} already holds a finished run ({', '.join(finished)}); "
+                             f"pass --resume to continue it, --overwrite to start afresh (the "
+                             f"old folder is moved aside, not deleted), or choose another "
+                             f"--run-dir / run.name")
+        check_writable_dir(run_dir)
+        if resume and finished and cfg is not None:
+            check_same_run(run_dir, cfg, inputs, allow_changed_init=allow_changed_init)
+
+    _on_main_process(check)
+    return run_dir
+
+
+def _on_main_process(fn: Callable[[], object]) -> None:
+    """Run ``fn`` on rank 0; its ValueError / OSError is raised on every rank (none waits at a
+    barrier forever), then the ranks meet."""
     error = None
     if D.is_main_process():
-        finished = [n for n in FINISHED_WORK if (run_dir / n).exists()]
         try:
-            if resume and overwrite:
-                raise ValueError("--resume and --overwrite contradict each other: choose one")
-            if finished and not resume and not overwrite:
-                raise ValueError(f"{run_dir} already holds a finished run ({', '.join(finished)}); "
-                                 f"pass --resume to continue it, --overwrite to start afresh (the "
-                                 f"old folder is moved aside, not deleted), or choose another "
-                                 f"--run-dir / run.name")
-            check_writable_dir(run_dir)
-            if resume and finished and cfg is not None:
-                check_same_run(run_dir, cfg, inputs, allow_changed_init=allow_changed_init)
+            fn()
         except (ValueError, OSError) as err:
             error = (str(err), isinstance(err, OSError))
-    error = D.broadcast_object(error)  # every rank raises, none waits at a barrier forever
+    error = D.broadcast_object(error)
     if error:
         raise (OSError if error[1] else ValueError)(error[0])
-    return run_dir
+    D.barrier()
 
 
 def _aside_name(run_dir: Path) -> Path:
@@ -437,7 +450,8 @@ def start_run_dir(run_dir: str | os.PathLike, cfg: Config | None,
     * writes ``config.yaml`` (``config.resumed.yaml`` when resuming) and ``inputs.json``.
     """
     run_dir = Path(run_dir)
-    if D.is_main_process():
+
+    def start() -> None:
         ckpt = run_dir / CHECKPOINT_NAME
         continuing = resume and ckpt.exists()
         if overwrite and any((run_dir / n).exists() for n in FINISHED_WORK):
@@ -456,12 +470,9 @@ def start_run_dir(run_dir: str | os.PathLike, cfg: Config | None,
             cfg.save(run_dir / ("config.resumed.yaml" if continuing else "config.yaml"))
         if inputs is not None and not continuing:
             write_text_atomic(run_dir / INPUTS_NAME, json.dumps(inputs, indent=1) + "\n")
-    D.barrier()
+
+    _on_main_process(start)
     return run_dir
-
-
-#: sub-folder of a run where its datasets log skipped and short videos (every process)
-DATA_LOG = "data_log"
 
 
 def prepare_run_dir(run_dir: str | os.PathLike, cfg: Config | None, *, resume: bool,
@@ -653,8 +664,6 @@ class Trainer:
     # -------------------------------------------------------------------- logging
     def _say(self, msg: str) -> None:
         if self.is_main and self.run_cfg.progress:
-            import sys
-
             from tqdm.auto import tqdm
 
             tqdm.write(msg, file=sys.stderr)  # stdout carries the command's result
