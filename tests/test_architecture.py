@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "dtgkit"
 
 #: top-level part of a module name -> layer (lower imports nothing higher)
 LAYERS = {
-    "data": 0, "metrics": 0,
+    "data": 0, "metrics": 0, "files": 0,
     "models": 1,
     "dtg": 2,
     "config": 3,
