@@ -133,6 +133,30 @@ def test_a_changed_init_file_needs_allow_changed_init(synth_root, finished, tmp_
     assert rc == 0 and json.loads(out)["epochs_done"] == 1
 
 
+def _tiny_teacher_file(path: Path, seed: int) -> Path:
+    """A user teacher checkpoint (``checkpoint:PATH``) in ``dtgkit train-teacher``'s format."""
+    from dtgkit.models.teachers import CHECKPOINT_FORMAT, build_arch
+
+    torch.manual_seed(seed)
+    net = build_arch("tiny", 3, dim=8)
+    torch.save({"format": CHECKPOINT_FORMAT, "arch": "tiny", "num_classes": 3,
+                "classes": ["a", "b", "c"], "state_dict": net.state_dict(),
+                "meta": {"arch_kw": {"dim": 8}, "name": "mine"}}, path)
+    return path
+
+
+def test_a_changed_teacher_file_needs_allow_changed_init(synth_root, tmp_path, capsys):
+    teacher = _tiny_teacher_file(tmp_path / "teacher.pt", seed=0)
+    args = [*_args(synth_root, tmp_path), "--set", f"dtg.teachers=checkpoint:{teacher}",
+            "--run-dir", str(tmp_path / "r")]
+    rc, out, _ = _run(capsys, "pretrain", *args)
+    assert rc == 0 and f"teacher checkpoint:{teacher}" in json.loads(out)["inputs"]
+    _tiny_teacher_file(teacher, seed=1)  # retrained in place: same path, other weights
+    _fails(capsys, "pretrain", *args, "--resume",
+           match=f"teacher checkpoint:{re.escape(str(teacher))}: made from .* now .*allow-changed-init")
+    assert _run(capsys, "pretrain", *args, "--resume", "--allow-changed-init")[0] == 0
+
+
 def test_evaluate_lays_set_over_the_checkpoint_config(synth_root, finished, tmp_path, capsys):
     rc, out, _ = _run(capsys, "evaluate", str(finished / "A"), "--no-linear",
                       "--set", "data.test_clips=2", "--out", str(tmp_path / "ev"))
