@@ -315,7 +315,7 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
         return X.plot_accuracy_bars(summary, shown, title=title, chance=chance)
     from dtgkit.viz.plots import new_figure
 
-    fig = new_figure(figsize=(10.0, 3.6), dpi=100, layout="constrained")
+    fig = new_figure(figsize=(10.0, 3.6), layout="constrained")
     axes = fig.subplots(1, 2)
     for ax, study, col, xlabel in ((axes[0], "fraction", "fraction", "fraction of pre-training videos"),
                                    (axes[1], "epochs", "pretrain_epochs", "pre-training epochs")):

@@ -30,6 +30,7 @@ from typing import Any
 
 from dtgkit import experiments as X
 from dtgkit.config import Config, apply_overrides, get_preset, validate
+from dtgkit.viz.plots import DPI
 
 __all__ = ["DEMO_SYNTH", "add_cli", "demo_arms", "run_demo"]
 
@@ -161,7 +162,7 @@ def write_report(out: Path, cfg: Config, args: argparse.Namespace, rows: list[di
     for name, fig in (("loss_curves_pretrain.png", X.plot_loss_curves(pre, title="pre-training loss")),
                       ("loss_curves_finetune.png", X.plot_loss_curves(ft, title="fine-tuning loss (CE)")),
                       ("accuracy.png", X.plot_accuracy_bars(summary, title=f"SynthActions, seed {args.seed}"))):
-        fig.savefig(out / name, dpi=100)
+        fig.savefig(out / name, dpi=DPI)
         figs[name] = name
     X.write_csv(rows, out / "results.csv")
     (out / "resources.json").write_text(json.dumps(res, indent=1) + "\n")

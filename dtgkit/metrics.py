@@ -31,6 +31,7 @@ import torch
 __all__ = [
     "average_precision",
     "classification_metrics",
+    "cosine_distances",
     "evaluate_knn",
     "knn_predict",
     "l2_normalize",
@@ -328,6 +329,12 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, num_classes
 
 
 # -------------------------------------------------------------------------- silhouette
+def cosine_distances(feats) -> np.ndarray:
+    """N x N cosine distances ``1 - cos`` of the rows of ``feats`` (float64, clipped to [0, 2])."""
+    z = l2_normalize(feats, dtype=np.float64)  # N x D
+    return np.clip(1.0 - z @ z.T, 0.0, 2.0)
+
+
 def silhouette(dist, labels) -> float:
     """Mean silhouette of a labelling from pairwise distances (sklearn's definition).
 

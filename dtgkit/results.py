@@ -154,7 +154,7 @@ def plot_loss_curves(runs: dict[str, str | os.PathLike], *, title: str = "") -> 
     from dtgkit.train.engine import read_metrics
     from dtgkit.viz.plots import new_figure
 
-    fig = new_figure(figsize=(6.0, 3.6), dpi=100)
+    fig = new_figure(figsize=(6.0, 3.6))
     ax = fig.add_subplot(1, 1, 1)
     relative = False
     for label, run_dir in runs.items():
@@ -191,7 +191,7 @@ def plot_accuracy_bars(summary: Sequence[dict[str, Any]],
     from dtgkit.viz.plots import new_figure
 
     shown = [s for s in summary if s["n"] > 0]
-    fig = new_figure(figsize=(max(5.0, 1.3 * len(shown) + 2), 3.8), dpi=100)
+    fig = new_figure(figsize=(max(5.0, 1.3 * len(shown) + 2), 3.8))
     ax = fig.add_subplot(1, 1, 1)
     width = 0.8 / max(len(metrics), 1)
     x = np.arange(len(shown))

@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dtgkit.models.teachers import Teacher, create_teacher
+from dtgkit.models.teachers import Teacher, create_teacher, sha256_file, weights_file
 
 CACHE_FORMAT = "dtgkit-teacher-cache/1"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
@@ -285,6 +285,35 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r}: CUDA is not available on this machine (use auto or cpu)")
     return device
+
+
+def cache_covers(cache_dir: str | os.PathLike, spec: str, frames: Mapping[str, tuple[int, Sequence[int]]],
+                 size: int) -> bool:
+    """Whether a complete cache of teacher ``spec`` in ``cache_dir`` holds exactly these frames.
+
+    True when the cache is complete, was made at this frame ``size`` and (for a file-backed
+    teacher) from the same weights file, and holds every video of ``frames`` with the same
+    frame count and every listed frame exactly (not only a nearest cached one).
+
+    Args:
+        frames: video key (relative path) -> (its frame count, the frame indices needed).
+    """
+    path = Path(cache_dir) / f"{cache_stem(spec)}.json"
+    if not path.is_file() or not path.with_suffix(".npy").is_file():
+        return False
+    index = json.loads(path.read_text())
+    if not index.get("complete") or int(index.get("size", -1)) != size:
+        return False
+    weights = weights_file(spec)
+    if weights is not None and weights.is_file() and index.get("weights_sha256") != sha256_file(weights):
+        return False  # the weights file was rewritten since the cache was built
+    done, stride = set(index.get("done", [])), int(index.get("frame_stride", 1))
+    for key, (num_frames, needed) in frames.items():
+        if key not in done or int(index["videos"][key][1]) != num_frames:
+            return False
+        if np.any(np.asarray(needed) % stride):
+            return False  # a needed frame is not cached (a lookup would take the nearest one)
+    return True
 
 
 def cache_teacher_features(root: str | os.PathLike, teachers: str | Sequence[str | Teacher],

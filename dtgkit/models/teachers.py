@@ -641,6 +641,47 @@ def create_teachers(specs: str | Sequence[str]) -> list[Teacher]:
     return [create_teacher(s) for s in specs]
 
 
+def weights_file(spec: str) -> Path | None:
+    """The weights file behind a ``synth:<name>`` or ``checkpoint:<path>`` spec (None for the
+    other kinds, whose weights ship with a package or a seed)."""
+    kind, _, arg = spec.split("#")[0].partition(":")
+    return {"synth": SYNTH_TEACHER_DIR / f"{arg}.pt", "checkpoint": Path(arg)}.get(kind)
+
+
+def available_teachers(specs: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split teacher specs into those whose weights are here and those that are not.
+
+    Only files are checked (:func:`weights_file`); other kinds are kept.
+
+    Returns:
+        (available specs, missing specs), each in the given order.
+    """
+    keep, missing = [], []
+    for spec in specs:
+        path = weights_file(spec)
+        (missing if path is not None and not path.is_file() else keep).append(spec)
+    return keep, missing
+
+
+def short_name(spec: str, width: int = 24) -> str:
+    """A display name of a teacher spec: the file stem of a path, the ``size`` option dropped,
+    ``imagenet-efficientnet-lite0`` abbreviated, cut to ``width`` characters."""
+    base, *options = spec.split("#")
+    if ":" in base:
+        kind, rest = base.split(":", 1)
+        rest = Path(rest.split("@")[0]).stem if ("/" in rest or rest.endswith(".pt")) else rest
+        base = f"{kind}:{rest}"
+    base = base.replace("imagenet-efficientnet-lite0", "imagenet-lite0")
+    base = "#".join([base, *(o for o in options if not o.startswith("size="))])
+    return base if len(base) <= width else base[:width - 1] + "…"
+
+
+def display_names(specs: Sequence[str], width: int = 24) -> list[str]:
+    """:func:`short_name` of each spec, or the full specs where short names would collide."""
+    short = [short_name(s, width) for s in specs]
+    return short if len(set(short)) == len(short) else list(specs)
+
+
 # --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------

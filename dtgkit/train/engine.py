@@ -275,16 +275,25 @@ def _module_prefix(root: nn.Module, target: nn.Module | None) -> str | None:
 
 # ------------------------------------------------------------------------------ metrics
 def read_metrics(run_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:
-    """The lines of ``run_dir/metrics.jsonl`` as dicts (optionally only ``kind``: train / epoch / eval)."""
+    """The lines of ``run_dir/metrics.jsonl`` as dicts (optionally only ``kind``: train / epoch /
+    eval); ``[]`` when there is no such file.
+
+    Raises:
+        ValueError: a line is not JSON (the message names the file and line).
+    """
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
             row = json.loads(line)
-            if kind is None or row.get("kind") == kind:
-                out.append(row)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}:{n}: not a JSON line ({err.msg})") from None
+        if kind is None or row.get("kind") == kind:
+            out.append(row)
     return out
 
 

@@ -2,10 +2,11 @@
 ``dtgkit figures RUN_DIR`` which writes those a run directory has the inputs for.
 
 * Figure 2 (:func:`figure2`, :func:`plot_geometry`, :func:`plot_geometry_curves`): DistInit vs
-  DTG on the same student and guidance (:mod:`dtgkit.viz.geometry`), with the measured
-  instance retrieval, anchor spread and class separation in the panel titles.
-* Figure 3 (:func:`figure3`): the per-teacher weights over training (``weight/<teacher>``
-  of the ``kind == "train"`` rows of ``metrics.jsonl``, written by
+  DTG on the same student and guidance (fitted by :mod:`dtgkit.studies.geometry`), with the
+  measured instance retrieval, anchor spread and class separation in the panel titles.
+* Figure 3 (:func:`figure3`): the per-teacher weights over training
+  (:func:`dtgkit.studies.guidance_space.teacher_weight_series`: ``weight/<teacher>`` of the
+  ``kind == "train"`` rows of ``metrics.jsonl``, written by
   :class:`dtgkit.train.engine.Trainer` from the diagnostics of
   :class:`dtgkit.dtg.net.DTGNet`: with ``online1`` the batch mean of the per-sample weights).
 * Figure 4 (:func:`figure4`): t-SNE (:mod:`dtgkit.viz.tsne`) of the student's test features
@@ -15,7 +16,7 @@
   ``features_test.npz``).
 
 Colours follow the paper's Figure 2: anchor (student) orange, guidance (teacher) green.
-Figures are never shown here; the CLI saves them at a fixed dpi.
+Figures are never shown here; the CLI saves them at :data:`dtgkit.viz.plots.DPI`.
 """
 from __future__ import annotations
 
@@ -28,10 +29,15 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from dtgkit.viz.plots import ANCHOR_COLOR, GUIDANCE_COLOR, new_figure
+from dtgkit.metrics import cosine_distances, silhouette
+from dtgkit.models.teachers import short_name
+from dtgkit.studies import geometry as G
+from dtgkit.studies.guidance_space import teacher_weight_series
+from dtgkit.viz.guidance import class_colors
+from dtgkit.viz.plots import ANCHOR_COLOR, DPI, GUIDANCE_COLOR, new_figure
+from dtgkit.viz.tsne import embedding_scores, top_classes, tsne_embed
 
 __all__ = [
-    "DPI",
     "add_cli",
     "figure2",
     "figure3",
@@ -40,11 +46,9 @@ __all__ = [
     "load_feature_file",
     "plot_geometry",
     "plot_geometry_curves",
-    "teacher_weight_series",
     "write_figures",
 ]
 
-DPI = 120
 METHOD_LABELS = {"distinit": "DistInit (L1 to own guidance)", "dtg": "DTG (InfoNCE, Eq. 2)"}
 _CURVE_KEYS = ("own_retrieval", "pos_sim", "anchor_sim", "silhouette")
 _CURVE_TITLES = {"own_retrieval": "instance retrieval top-1", "pos_sim": "a_i . g_i (own)",
@@ -114,8 +118,8 @@ def plot_geometry(problem, traces: Mapping, step: int | None = None, *, focus: i
     retrieval top-1 and mean pairwise anchor similarity.
 
     Args:
-        problem: the :class:`~dtgkit.viz.geometry.GeometryProblem` (for guidance and labels).
-        traces: method -> :class:`~dtgkit.viz.geometry.FitTrace` with kept anchors.
+        problem: the :class:`~dtgkit.studies.geometry.GeometryProblem` (for guidance and labels).
+        traces: method -> :class:`~dtgkit.studies.geometry.FitTrace` with kept anchors.
         step: the step to show on the right (default the last recorded one).
         focus: the sample drawn as squares.
         fig: a figure to draw into (cleared), e.g. a widget's; default a new one.
@@ -126,7 +130,7 @@ def plot_geometry(problem, traces: Mapping, step: int | None = None, *, focus: i
     methods = list(traces)
     three_d = problem.dim >= 3
     if fig is None:
-        fig = new_figure(figsize=(6.4, 3.1 * len(methods)), dpi=DPI, layout="constrained")
+        fig = new_figure(figsize=(6.4, 3.1 * len(methods)), layout="constrained")
     else:
         fig.clear()
     kw = {"projection": "3d"} if three_d else {}
@@ -153,7 +157,7 @@ def plot_geometry_curves(traces: Mapping, keys: Sequence[str] = _CURVE_KEYS, *,
     """The measured claims of Figure 2 over the optimisation, one panel per metric.
 
     Args:
-        traces: method -> :class:`~dtgkit.viz.geometry.FitTrace`.
+        traces: method -> :class:`~dtgkit.studies.geometry.FitTrace`.
         keys: metric names (``own_retrieval``, ``pos_sim``, ``anchor_sim``, ``silhouette``,
             ``knn_acc``, ``loss``).
         test: also draw the held-out metrics (dashed) when the traces have them.
@@ -163,7 +167,7 @@ def plot_geometry_curves(traces: Mapping, keys: Sequence[str] = _CURVE_KEYS, *,
         The figure: one axis per key, one line per method (and per split).
     """
     if fig is None:
-        fig = new_figure(figsize=(2.6 * len(keys), 2.6), dpi=DPI, layout="constrained")
+        fig = new_figure(figsize=(2.6 * len(keys), 2.6), layout="constrained")
     else:
         fig.clear()
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
@@ -180,89 +184,18 @@ def plot_geometry_curves(traces: Mapping, keys: Sequence[str] = _CURVE_KEYS, *,
     return fig
 
 
-def figure2(problem=None, traces: Mapping | None = None, *, steps: int = 200, tau: float = 0.1,
-            lr: float = 0.05, seed: int = 0) -> Figure:
-    """Figure 2 (DistInit vs DTG) from the 2-D toy of :func:`dtgkit.viz.geometry.toy_problem`.
+def figure2(problem: G.GeometryProblem, traces: Mapping) -> Figure:
+    """Figure 2 (DistInit vs DTG): :func:`plot_geometry` at the last step.
 
     Args:
-        problem: a problem to show (default ``toy_problem(seed=seed)``: 12 samples, 3 classes,
-            2-D guidance, linear student).
-        traces: fitted traces of ``problem`` (default: :func:`~dtgkit.viz.geometry.
-            fit_side_by_side` with ``steps``, ``tau``, ``lr``).
-        steps, tau, lr: the fit when ``traces`` is not given.
-        seed: seed of the default toy.
-
-    Returns:
-        :func:`plot_geometry` at the last step.
+        problem: the problem shown (e.g. ``dtgkit.studies.geometry.toy_problem(seed=0)``: 12
+            samples, 3 classes, 2-D guidance, linear student).
+        traces: its fitted traces (:func:`dtgkit.studies.geometry.fit_side_by_side`).
     """
-    from dtgkit.viz import geometry as G
-
-    if problem is None:
-        problem = G.toy_problem(seed=seed)
-    if traces is None:
-        traces = G.fit_side_by_side(problem, steps=steps, tau=tau, lr=lr)
     return plot_geometry(problem, traces)
 
 
 # --------------------------------------------------------------------------- Figure 3
-def teacher_weight_series(run: str | os.PathLike | Sequence[Mapping], *, x: str = "step"
-                          ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The per-teacher weights logged over training.
-
-    Args:
-        run: a run directory holding ``metrics.jsonl``, the file itself, or its rows (e.g.
-            ``Trainer.history``). Rows with ``kind`` other than ``"train"`` are ignored; rows
-            without ``kind`` count as train rows.
-        x: the row key of the x axis (``"step"`` or ``"epoch"``).
-
-    Returns:
-        ``(x values R, {teacher name: R weights})`` over the R rows that logged any
-        ``weight/<name>`` (NaN where a row lacks one teacher).
-
-    Raises:
-        FileNotFoundError: no ``metrics.jsonl``. ValueError: a bad line (named) or no weights.
-    """
-    rows = _metric_rows(run)
-    rows = [r for r in rows if r.get("kind", "train") == "train"
-            and any(k.startswith("weight/") for k in r)]
-    names: list[str] = []
-    for r in rows:
-        for k in r:
-            if k.startswith("weight/") and k[7:] not in names:
-                names.append(k[7:])
-    if not names:
-        raise ValueError(f"no 'weight/<teacher>' values in the train rows of {_describe(run)}")
-    if any(x not in r for r in rows):
-        raise ValueError(f"{_describe(run)}: a train row lacks {x!r}")
-    xs = np.array([float(r[x]) for r in rows])
-    series = {n: np.array([np.nan if r.get(f"weight/{n}") is None else float(r[f"weight/{n}"])
-                           for r in rows]) for n in names}
-    return xs, series
-
-
-def _describe(run) -> str:
-    return str(run) if isinstance(run, (str, os.PathLike)) else "the given rows"
-
-
-def _metric_rows(run) -> list[dict]:
-    if not isinstance(run, (str, os.PathLike)):
-        return [dict(r) for r in run]
-    path = Path(run)
-    if path.is_dir():
-        path = path / "metrics.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"no metrics file {path}")
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}:{n}: not a JSON line ({err.msg})") from None
-    return rows
-
-
 def _run_weighting(run) -> str | None:
     """``dtg.weighting`` from the run's ``config.yaml`` if it can be read, else None."""
     if not isinstance(run, (str, os.PathLike)):
@@ -286,18 +219,17 @@ def figure3(run: str | os.PathLike | Sequence[Mapping], *, x: str = "step",
     Places; here each point is the mean over the logging window of the batch-mean weight.
 
     Args:
-        run: run directory / ``metrics.jsonl`` / rows, as for :func:`teacher_weight_series`.
+        run: run directory / ``metrics.jsonl`` / rows, as for
+            :func:`dtgkit.studies.guidance_space.teacher_weight_series`.
         x: ``"step"`` or ``"epoch"``.
         title: figure title (default names the weighting from the run's ``config.yaml``).
 
     Returns:
         The figure: one axis, one line per teacher, legend sorted by mean weight.
     """
-    from dtgkit.viz.guidance import short_name
-
     xs, series = teacher_weight_series(run, x=x)
     order = sorted(series, key=lambda n: -np.nanmean(series[n]))
-    fig = new_figure(figsize=(6.4, 3.4), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(6.4, 3.4), layout="constrained")
     ax = fig.add_subplot()
     for n in order:
         ax.plot(xs, series[n], lw=1.5, label=f"{short_name(n, 28)} (mean {np.nanmean(series[n]):.3f})")
@@ -358,27 +290,24 @@ def figure4(dtg_features, baseline_features, *, num_classes: int = 10, seed: int
     Returns:
         The figure: two panels side by side, scores in each title. ``fig.scores`` holds them.
     """
-    from dtgkit.viz.geometry import class_scores
-    from dtgkit.viz.tsne import embedding_scores, top_classes, tsne_embed
-
     data = [load_feature_file(dtg_features), load_feature_file(baseline_features)]
     keep = top_classes(data[0]["labels"], num_classes)
     names = data[0].get("class_names")
-    fig = new_figure(figsize=(10.0, 4.6), dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=(10.0, 4.6), layout="constrained")
     axes = fig.subplots(1, 2)
-    cmap = __import__("matplotlib").colormaps["tab10" if len(keep) <= 10 else "tab20"]
+    colors = class_colors(len(keep))
     fig.scores = {}
     for ax, d, title in zip(axes, data, labels):
         m = np.isin(d["labels"], keep)
         f, y = d["feats"][m], d["labels"][m]
         emb = tsne_embed(f, seed=seed, perplexity=perplexity)
         sc = embedding_scores(emb, y)
-        sc["feature_silhouette"] = class_scores(f, y)["silhouette"]
+        sc["feature_silhouette"] = silhouette(cosine_distances(f), y)
         fig.scores[title] = sc
         for i, c in enumerate(keep):
             idx = y == c
             name = str(names[c]) if names is not None and c < len(names) else str(c)
-            ax.scatter(*emb[idx].T, s=10, color=cmap(i % cmap.N), label=name)
+            ax.scatter(*emb[idx].T, s=10, color=colors[i], label=name)
         ax.set_title(f"{title}  (n={len(y)})\nt-SNE silhouette {sc['silhouette']:.3f}, "
                      f"10-NN acc {sc['knn_acc']:.1f}%, feature silhouette "
                      f"{sc['feature_silhouette']:.3f}", fontsize=9)
@@ -480,7 +409,7 @@ def find_figure_inputs(run_dir: str | os.PathLike, *, dtg_features: str | None =
 
 def write_figures(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *,
                   dtg_features: str | None = None, baseline_features: str | None = None,
-                  seed: int = 0, dpi: int = DPI) -> dict:
+                  seed: int = 0) -> dict:
     """Write Figure 2 (always: the toy) and Figures 3 / 4 when the run has their inputs.
 
     Args:
@@ -488,7 +417,6 @@ def write_figures(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
         out: where PNGs go (default ``run_dir/figures``).
         dtg_features, baseline_features: Figure 4's inputs, overriding the search.
         seed: seed of the toy and of t-SNE.
-        dpi: PNG resolution.
 
     Returns:
         ``{"written": {figure: png path}, "skipped": {figure: reason}}``.
@@ -502,10 +430,11 @@ def write_figures(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
 
     def save(name: str, fig: Figure) -> None:
         path = out_dir / name
-        fig.savefig(path, dpi=dpi)
+        fig.savefig(path, dpi=DPI)
         written[name.split("_")[0]] = str(path)
 
-    save("figure2_dtg_vs_distinit.png", figure2(seed=seed))
+    toy = G.toy_problem(seed=seed)
+    save("figure2_dtg_vs_distinit.png", figure2(toy, G.fit_side_by_side(toy, steps=200, tau=0.1, lr=0.05)))
     if found["fig3"] is not None:
         save("figure3_teacher_weights.png", figure3(found["fig3"].parent))
     if found["fig4"] is not None:
@@ -515,7 +444,7 @@ def write_figures(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
 
 def _cmd_figures(args: argparse.Namespace) -> int:
     res = write_figures(args.run_dir, args.out, dtg_features=args.dtg_features,
-                        baseline_features=args.baseline_features, seed=args.seed, dpi=args.dpi)
+                        baseline_features=args.baseline_features, seed=args.seed)
     for name, path in res["written"].items():
         print(f"wrote {name}: {path}")
     for name, why in res["skipped"].items():
@@ -538,5 +467,4 @@ def add_cli(subparsers) -> None:
     p.add_argument("--baseline-features", default=None,
                    help="Figure 4: features .npz of the run without DTG")
     p.add_argument("--seed", type=int, default=0, help="seed of the toy and of t-SNE")
-    p.add_argument("--dpi", type=int, default=DPI, help=f"PNG dpi (default {DPI})")
     p.set_defaults(func=_cmd_figures)

@@ -5,7 +5,8 @@ backend, which is what renders a returned Figure as an image) and are closed in 
 registry at once: nothing accumulates when a widget redraws, and nothing is shown twice. In a
 notebook, leave the returned figure as a cell's last expression or pass it to ``display``.
 
-Colours follow the paper's Figure 2: anchor (student) orange, guidance (teachers) green.
+Colours follow the paper's Figure 2: anchor (student) orange, guidance (teachers) green. Every
+figure of dtgkit is made at one resolution, :data:`DPI` (notebooks, widgets and saved PNGs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dtgkit.data.sampling import TSN_MODES, sample_views, tsn_segment_edges
 
 __all__ = [
     "ANCHOR_COLOR",
+    "DPI",
     "GUIDANCE_COLOR",
     "new_figure",
     "plot_sampled_frames",
@@ -28,19 +30,21 @@ __all__ = [
 
 ANCHOR_COLOR = "tab:orange"
 GUIDANCE_COLOR = "tab:green"
+#: the resolution of every dtgkit figure, on screen and in files
 DPI = 100
 
 
 def new_figure(**kwargs) -> Figure:
-    """A pyplot figure already closed in pyplot's registry (returned, never auto-shown).
+    """A pyplot figure at :data:`DPI`, already closed in pyplot's registry (returned, never
+    auto-shown).
 
     Args:
-        **kwargs: passed to ``plt.figure`` (``figsize``, ``dpi``, ``layout`` ...).
+        **kwargs: passed to ``plt.figure`` (``figsize``, ``layout`` ...).
 
     Returns:
         The figure.
     """
-    fig = plt.figure(**kwargs)
+    fig = plt.figure(dpi=DPI, **kwargs)
     plt.close(fig)
     return fig
 
@@ -92,7 +96,7 @@ def plot_sampling_pattern(
     if views.guidance is not None:
         rows.append(("guidance", views.guidance, views.guidance_span, GUIDANCE_COLOR))
 
-    fig = new_figure(figsize=figsize, dpi=DPI, layout="constrained")
+    fig = new_figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     for row, (name, idx, (lo, hi), color) in enumerate(rows):
         y = len(rows) - 1 - row
@@ -136,7 +140,6 @@ def plot_sampled_frames(
     idx_g: Sequence[int] | None,
     *,
     thumb_width: float = 1.0,
-    dpi: int = 80,
 ) -> Figure:
     """Thumbnail strips of the decoded frames of the two views.
 
@@ -146,7 +149,6 @@ def plot_sampled_frames(
         idx_a: the T frame indices of the anchor (shown as titles).
         idx_g: the frame indices of the guidance view, or None.
         thumb_width: width of one thumbnail in inches.
-        dpi: resolution (the default keeps notebook outputs small).
 
     Returns:
         The figure (not shown): row 1 anchor (orange labels), row 2 guidance (green).
@@ -163,7 +165,6 @@ def plot_sampled_frames(
     h, w = rows[0][1].shape[1:3]
     fig = new_figure(
         figsize=(thumb_width * cols + 0.6, len(rows) * (thumb_width * h / w + 0.35)),
-        dpi=dpi,
         layout="constrained",
     )
     axes = fig.subplots(len(rows), cols, squeeze=False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dtgkit.metrics import knn_predict, silhouette
+
 __all__ = ["embedding_scores", "top_classes", "tsne_embed"]
 
 
@@ -55,7 +57,8 @@ def tsne_embed(
 
 
 def embedding_scores(emb, labels, *, k: int = 10) -> dict[str, float]:
-    """Class separation of a (2-D) embedding: euclidean silhouette and leave-one-out kNN.
+    """Class separation of a (2-D) embedding: euclidean silhouette and leave-one-out kNN
+    (majority vote, :func:`dtgkit.metrics.knn_predict`).
 
     Args:
         emb: N x d embedding (e.g. from :func:`tsne_embed`).
@@ -65,21 +68,14 @@ def embedding_scores(emb, labels, *, k: int = 10) -> dict[str, float]:
     Returns:
         ``{"silhouette": float (NaN if undefined), "knn_acc": percent}``.
     """
-    from sklearn.metrics import silhouette_score
-
     e = np.asarray(emb, dtype=np.float64)
-    y = np.asarray(labels)
+    classes, yi = np.unique(np.asarray(labels), return_inverse=True)
     n = len(e)
-    classes, yi = np.unique(y, return_inverse=True)
-    sil = float(silhouette_score(e, yi)) if 2 <= len(classes) < n else float("nan")
-    d = ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)  # N x N
-    np.fill_diagonal(d, np.inf)
-    kk = max(1, min(k, n - 1))
-    nn_idx = np.argsort(d, axis=1)[:, :kk]  # N x k, nearest first
-    votes = np.zeros((n, len(classes)))
-    for j in range(kk):
-        np.add.at(votes, (np.arange(n), yi[nn_idx[:, j]]), 1.0 + 1e-3 * (kk - j))
-    return {"silhouette": sil, "knn_acc": float((votes.argmax(1) == yi).mean() * 100.0)}
+    d2 = ((e[:, None, :] - e[None, :, :]) ** 2).sum(-1)  # N x N squared distances
+    votes = knn_predict(-d2, yi, len(classes), k=max(1, min(k, n - 1)), tau=None,
+                        exclude=np.eye(n, dtype=bool))  # N x C, leave one out, majority vote
+    return {"silhouette": silhouette(np.sqrt(d2), yi),
+            "knn_acc": float((votes.argmax(1) == yi).mean() * 100.0)}
 
 
 def top_classes(labels, num: int = 10) -> np.ndarray:

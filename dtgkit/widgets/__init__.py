@@ -21,8 +21,10 @@ from dtgkit.widgets.weights import (
                                      rebalance_weights,
                                      teacher_weights_state,
                                      teacher_weights_widget,
+                                     time_weight_update,
 )
 
 __all__ = ["CUSTOM", "geometry_stepper", "geometry_stepper_state", "queue_explorer",
            "queue_explorer_state", "rebalance_weights", "sampling_explorer",
-           "sampling_explorer_state", "teacher_weights_state", "teacher_weights_widget"]
+           "sampling_explorer_state", "teacher_weights_state", "teacher_weights_widget",
+           "time_weight_update"]

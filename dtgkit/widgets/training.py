@@ -1,11 +1,11 @@
 """Widgets that run short fits: DTG vs. DistInit side by side (Figure 2), and the queue (tau, K).
 
 * :func:`geometry_stepper`: DistInit and DTG fitting the same student side by side
-  (:func:`dtgkit.viz.geometry.fit_side_by_side`), a step slider / "next" button walking both
+  (:func:`dtgkit.studies.geometry.fit_side_by_side`), a step slider / "next" button walking both
   optimisations, tau, lr, seed and toy controls that refit.
 * :func:`queue_explorer`: tau and K of a short real DTG run on cached features
-  (:func:`dtgkit.viz.dynamics.queue_run`), redrawn with :func:`~dtgkit.viz.dynamics.
-  plot_queue_run`.
+  (:func:`dtgkit.studies.queue_dynamics.queue_run`), redrawn with
+  :func:`~dtgkit.viz.queue.plot_queue_run`.
 
 Thin views, as in :mod:`dtgkit.widgets`: each builder returns its container with ``.controls``
 (name -> control) and ``.state`` (the dict of the matching ``*_state`` function for the current
@@ -17,9 +17,11 @@ import ipywidgets as widgets
 import numpy as np
 from IPython.display import display
 
-from dtgkit.viz import dynamics as Q
-from dtgkit.viz import geometry as G
+from dtgkit.studies import geometry as G
+from dtgkit.studies import queue_dynamics as Q
+from dtgkit.studies.frames import FrameData
 from dtgkit.viz.figures import plot_geometry, plot_geometry_curves
+from dtgkit.viz.queue import plot_queue_run
 
 __all__ = ["geometry_stepper", "geometry_stepper_state", "queue_explorer", "queue_explorer_state"]
 
@@ -126,7 +128,7 @@ def geometry_stepper(problem: G.GeometryProblem | None = None, *, steps: int = 1
     return box
 
 
-def queue_explorer_state(data: G.FrameData, K: int, tau: float, steps: int, seed: int = 0,
+def queue_explorer_state(data: FrameData, K: int, tau: float, steps: int, seed: int = 0,
                          **kwargs) -> dict:
     """One :func:`~dtgkit.viz.dynamics.queue_run` and its summary, as data.
 
@@ -151,7 +153,7 @@ def queue_explorer_state(data: G.FrameData, K: int, tau: float, steps: int, seed
             "summary": summary}
 
 
-def queue_explorer(data: G.FrameData, *, K: int = 16, tau: float = 0.07, steps: int = 60,
+def queue_explorer(data: FrameData, *, K: int = 16, tau: float = 0.07, steps: int = 60,
                    seed: int = 0, Ks: tuple[int, ...] = (4, 8, 16, 32, 64, 128, 256),
                    **kwargs) -> widgets.VBox:
     """tau and K of a short DTG run on cached features, redrawn on every change.
@@ -181,7 +183,7 @@ def queue_explorer(data: G.FrameData, *, K: int = 16, tau: float = 0.07, steps: 
     def update(K, tau, steps, seed):
         state = queue_explorer_state(data, K, tau, steps, seed, **kwargs)
         box.state = state
-        display(Q.plot_queue_run(state["run"]))
+        display(plot_queue_run(state["run"]))
         print(state["summary"])
 
     out = widgets.interactive_output(update, controls)

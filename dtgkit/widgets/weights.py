@@ -1,7 +1,7 @@
 """Teacher-weights widget (Eq. 1): one slider per teacher, kept summing to 1.
 
 One slider per teacher, kept summing to 1 (Eq. 1), presets, and a live view of what the fused
-guidance space does with those weights (:mod:`dtgkit.viz.guidance`). The logic is
+guidance space does with those weights (:mod:`dtgkit.studies.guidance_space`). The logic is
 :meth:`GuidanceSpace.evaluate` (data, tested without widgets) and
 :func:`~dtgkit.viz.guidance.plot_guidance_space` (a Figure); the widget only keeps the sliders
 normalised and shows the numbers and the figure.
@@ -10,7 +10,8 @@ The sliders are wired with ``observe`` rather than ``interactive_output``: movin
 the others, and ``interactive_output`` would recompute once per slider touched; here one change
 is one update, and a guard keeps the programmatic slider moves from re-entering the handler.
 The figure is an ``ipywidgets.Image`` (PNG) updated in place, so the widget works the same in
-JupyterLab, in nbval and without any front end, and the shown update time includes the drawing.
+JupyterLab, in nbval and without any front end, and the shown update time includes the drawing
+(:func:`time_weight_update` measures it).
 """
 from __future__ import annotations
 
@@ -23,9 +24,13 @@ import ipywidgets as widgets
 import numpy as np
 
 from dtgkit.dtg import weighting as W
-from dtgkit.viz.guidance import DPI, GuidanceSpace, display_names, plot_guidance_space, short_name
+from dtgkit.models.teachers import display_names, short_name
+from dtgkit.studies.guidance_space import GuidanceSpace
+from dtgkit.viz.guidance import plot_guidance_space
+from dtgkit.viz.plots import DPI
 
-__all__ = ["CUSTOM", "rebalance_weights", "teacher_weights_state", "teacher_weights_widget"]
+__all__ = ["CUSTOM", "rebalance_weights", "teacher_weights_state", "teacher_weights_widget",
+           "time_weight_update"]
 
 CUSTOM = "(custom)"
 
@@ -136,7 +141,7 @@ def teacher_weights_widget(feats: Mapping[str, np.ndarray] | GuidanceSpace, labe
         train_mask: V booleans (kNN bank = train, queries = the others) or None (leave-one-out).
         class_names: names of the labels (legend).
         presets: name -> M weights (or dict teacher -> weight); ``"uniform"`` is always added.
-            E.g. ``{"offline": space.offline_weights(), "online1 (run mean)":
+            E.g. ``{"offline": weighting.offline(accuracies), "online1 (run mean)":
             run_mean_weights(run_dir)}``.
         initial: a preset name or M weights to start from.
         k, tau, scale: see :class:`GuidanceSpace`.
@@ -242,3 +247,34 @@ def teacher_weights_widget(feats: Mapping[str, np.ndarray] | GuidanceSpace, labe
     box.image = image
     refresh()
     return box
+
+
+def time_weight_update(space: GuidanceSpace, repeats: int = 5, *, figure: bool = True,
+                       seed: int = 0) -> dict[str, float]:
+    """Seconds one weight change costs: scores (and the PNG of :func:`plot_guidance_space`).
+
+    Args:
+        space: the precomputed space.
+        repeats: random weightings timed; the median is reported.
+        figure: also draw and encode the figure, as the widget does.
+        seed: seed of the random weightings.
+
+    Returns:
+        dict(scores=median s, figure=median s or 0, total=median s, num_videos, num_teachers).
+    """
+    rng = np.random.default_rng(seed)
+    t_scores, t_fig = [], []
+    fig = None
+    for _ in range(repeats):
+        w = rng.dirichlet(np.ones(len(space.names)))
+        t0 = time.perf_counter()
+        state = space.evaluate(w)
+        t1 = time.perf_counter()
+        if figure:
+            fig = plot_guidance_space(state, fig=fig)  # updated in place, as the widget does
+            fig.savefig(io.BytesIO(), format="png", dpi=DPI)
+        t_scores.append(t1 - t0)
+        t_fig.append(time.perf_counter() - t1)
+    return {"scores": float(np.median(t_scores)), "figure": float(np.median(t_fig)) if figure
+            else 0.0, "total": float(np.median(np.add(t_scores, t_fig))),
+            "num_videos": len(space), "num_teachers": len(space.names)}

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from dtgkit.studies import geometry as G
+from dtgkit.studies.guidance_space import teacher_weight_series
 from dtgkit.viz import figures as FG
-from dtgkit.viz import geometry as G
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,9 @@ def test_plot_geometry_3d_and_curves():
     assert curves.axes[0].get_title() == "instance retrieval top-1"
 
 
-def test_figure2_default_toy():
-    fig = FG.figure2(steps=5)
+def test_figure2_of_the_toy():
+    toy = G.toy_problem(seed=0)
+    fig = FG.figure2(toy, G.fit_side_by_side(toy, steps=5))
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert "toy 2-D" in fig.get_suptitle()
 
@@ -64,7 +66,7 @@ def _write_metrics(run_dir, names=("imagenet", "places", "bu101"), rows=6, extra
 
 def test_figure3_one_line_per_teacher(tmp_path):
     _write_metrics(tmp_path / "run")
-    xs, series = FG.teacher_weight_series(tmp_path / "run")
+    xs, series = teacher_weight_series(tmp_path / "run")
     np.testing.assert_array_equal(xs, [10, 20, 30, 40, 50, 60])
     assert list(series) == ["imagenet", "places", "bu101"]
     fig = FG.figure3(tmp_path / "run")

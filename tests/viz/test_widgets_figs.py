@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dtgkit.viz import geometry as G
+from dtgkit.studies import geometry as G
+from dtgkit.studies.frames import FrameData
 from dtgkit.widgets import (
     geometry_stepper,
     geometry_stepper_state,
@@ -48,7 +49,7 @@ def test_geometry_stepper_on_a_fixed_high_dim_problem():
 def _fake_frame_data(v=12, f=8):
     rng = np.random.default_rng(0)
     labels = np.arange(v) % 3
-    return G.FrameData(rng.random((v, f, 12)).astype(np.float32),
+    return FrameData(rng.random((v, f, 12)).astype(np.float32),
                        rng.standard_normal((v, f, 6)).astype(np.float32), labels, np.arange(v),
                        np.arange(v) < 8, np.arange(f), "fake", ["a", "b", "c"],
                        [str(i) for i in range(v)])

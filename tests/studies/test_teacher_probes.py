@@ -10,23 +10,25 @@ from matplotlib.figure import Figure
 
 from dtgkit.data.synth import CONFUSABLE_PAIRS, ConfusablePair, sample_root
 from dtgkit.metrics import evaluate_knn, linear_probe
-from dtgkit.viz.teachers import (
-    available_teachers,
+from dtgkit.models.teachers import available_teachers
+from dtgkit.studies.teacher_probes import (
     class_similarity,
     load_teacher_features,
     nearest_neighbours,
     pair_separation,
-    plot_class_similarity,
-    plot_neighbours,
-    plot_pair_separation,
-    plot_probes,
-    plot_top_k_predictions,
     probe_table,
     real_photos,
     summarise_pairs,
     teacher_probes,
     top_k_predictions,
     video_thumbnails,
+)
+from dtgkit.viz.teachers import (
+    plot_class_similarity,
+    plot_neighbours,
+    plot_pair_separation,
+    plot_probes,
+    plot_top_k_predictions,
 )
 
 
@@ -239,7 +241,7 @@ def _write_tiny_checkpoint(path, seed):
 
 def test_load_teacher_features_caches_then_reuses(tmp_path):
     from dtgkit.models.teachers import create_teacher
-    from dtgkit.viz.guidance import video_guidance_features
+    from dtgkit.studies.guidance_space import video_guidance_features
 
     root = sample_root()
     ckpt = tmp_path / "toy.pt"

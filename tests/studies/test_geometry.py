@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dtgkit.viz import geometry as G
+from dtgkit.studies import geometry as G
+from dtgkit.studies.frames import FrameData, load_frame_data
+from dtgkit.studies.queue_dynamics import queue_run, queue_sweep
 
 
 def _unit(x):
@@ -143,7 +145,7 @@ def _fake_frame_data(v=12, f=8, d_in=12, d=6, seed=0):
     rng = np.random.default_rng(seed)
     labels = np.arange(v) % 3
     guid = rng.standard_normal((v, f, d)) + 2 * np.eye(d)[labels][:, None, :]
-    return G.FrameData(rng.random((v, f, d_in)).astype(np.float32), guid.astype(np.float32),
+    return FrameData(rng.random((v, f, d_in)).astype(np.float32), guid.astype(np.float32),
                        labels, np.arange(v), np.arange(v) < v * 2 // 3, np.arange(f), "fake",
                        ["a", "b", "c"], [f"v{i}" for i in range(v)])
 
@@ -164,21 +166,19 @@ def test_load_frame_data_on_the_committed_sample(tmp_path):
     from dtgkit.data.synth import sample_root
 
     root = sample_root()
-    data = G.load_frame_data(root / "videos", root / "splits", tmp_path / "cache",
+    data = load_frame_data(root / "videos", root / "splits", tmp_path / "cache",
                              teacher="tiny", frame_stride=8, thumb_size=8)
     assert data.student_frames.shape == (40, 4, 3 * 8 * 8)
     assert data.guidance_frames.shape[:2] == (40, 4)
     assert data.train_mask.sum() == 20 and len(data.class_names) == 10
     np.testing.assert_array_equal(data.frame_indices, [0, 8, 16, 24])
     assert 0.0 <= data.student_frames.min() and data.student_frames.max() <= 1.0
-    again = G.load_frame_data(root / "videos", root / "splits", tmp_path / "cache",
+    again = load_frame_data(root / "videos", root / "splits", tmp_path / "cache",
                               teacher="tiny", frame_stride=8, thumb_size=8)  # cache re-used
     np.testing.assert_array_equal(again.guidance_frames, data.guidance_frames)
 
 
 def test_queue_run_records_fill_wrap_and_ages():
-    from dtgkit.viz.dynamics import queue_run
-
     data = _fake_frame_data()
     run = queue_run(data, K=6, batch_size=4, steps=7, num_segments=3, snapshot_every=3,
                     feat_dim=8, hidden=16)
@@ -198,8 +198,6 @@ def test_queue_run_records_fill_wrap_and_ages():
 
 
 def test_queue_sweep_rows():
-    from dtgkit.viz.dynamics import queue_sweep
-
     rows = queue_sweep(_fake_frame_data(), [4, 8], [0.1], steps=3, batch_size=4,
                        num_segments=3, feat_dim=8, hidden=16)
     assert [(r["K"], r["tau"]) for r in rows] == [(4, 0.1), (8, 0.1)]

@@ -29,27 +29,28 @@ Both use Adam with the same learning rate by default: L1 and InfoNCE have very d
 gradient scales, and Adam makes "the same number of steps" a fair comparison. Problems:
 :func:`toy_problem` (2-D / 3-D unit-sphere features where the geometry is visible; a
 ``"free"`` student makes each anchor its own parameter, the figure's literal picture) and
-:func:`frame_problem` (real SynthActions features from :func:`load_frame_data`: ImageNet
+:func:`frame_problem` (real SynthActions features from
+:func:`dtgkit.studies.frames.load_frame_data`: ImageNet
 teacher features of one view as guidance, the student sees pixel thumbnails of another view).
 """
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from dtgkit.data.sampling import two_view_indices
 from dtgkit.dtg.losses import distinit_l1, info_nce_logits, info_nce_loss
+from dtgkit.metrics import cosine_distances, knn_predict, l2_normalize, silhouette
+from dtgkit.studies.frames import FrameData, torch_threads
 
 __all__ = [
     "METHODS",
     "FitTrace",
-    "FrameData",
     "GeometryProblem",
     "class_scores",
     "compare_methods",
@@ -58,36 +59,16 @@ __all__ = [
     "format_comparison",
     "frame_problem",
     "geometry_metrics",
-    "load_frame_data",
     "summary_table",
-    "torch_threads",
     "toy_problem",
 ]
 
 METHODS = ("distinit", "dtg")
 
 
-@contextlib.contextmanager
-def torch_threads(n: int = 1) -> Iterator[None]:
-    """Run torch and numpy's BLAS on ``n`` threads inside the block, then restore them.
-
-    The fits here multiply matrices of a few dozen rows: thread start-up and spinning cost
-    more than they save (measured on 2 busy cores: 1 thread is 7-13x faster than 2).
-    """
-    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def _l2n(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows (float64) scaled to unit length."""
+    return l2_normalize(x, dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- metrics
@@ -107,7 +88,7 @@ def geometry_metrics(anchors, guidance, labels=None, *, k: int = 5) -> dict[str,
         ``guidance_sim`` (mean pairwise cosine over i != j), and with labels ``silhouette``
         (cosine; NaN if not defined) and ``knn_acc`` (percent).
     """
-    a, g = _l2n(anchors), _l2n(guidance)  # N x D, N x D
+    a, g = l2_normalize(anchors, dtype=np.float64), l2_normalize(guidance, dtype=np.float64)  # N x D
     n = len(a)
     sim = a @ g.T  # N x N: anchors against every sample's guidance
     pos = np.diag(sim)  # N
@@ -127,7 +108,8 @@ def geometry_metrics(anchors, guidance, labels=None, *, k: int = 5) -> dict[str,
 
 
 def class_scores(feats, labels, *, k: int = 5) -> dict[str, float]:
-    """Class separation of features: cosine silhouette and leave-one-out kNN accuracy.
+    """Class separation of features: cosine silhouette and leave-one-out kNN accuracy
+    (majority vote of the k nearest, :func:`dtgkit.metrics.knn_predict` with ``tau=None``).
 
     Args:
         feats: N x D features (normalised here).
@@ -137,38 +119,19 @@ def class_scores(feats, labels, *, k: int = 5) -> dict[str, float]:
     Returns:
         ``{"silhouette": float (NaN with < 2 classes or a class of one), "knn_acc": percent}``.
     """
-    x = _l2n(feats)
-    y = np.asarray(labels)
+    x = l2_normalize(feats, dtype=np.float64)
+    classes, yi, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
     n = len(x)
-    classes, yi, counts = np.unique(y, return_inverse=True, return_counts=True)
-    sil = _cosine_silhouette(x, yi) if 2 <= len(classes) < n else float("nan")
     sim = x @ x.T  # N x N
-    np.fill_diagonal(sim, -np.inf)  # leave one out
+    sil = silhouette(cosine_distances(x), yi)
+    if n < 2:
+        return {"silhouette": sil, "knn_acc": float("nan")}
     # no more neighbours than the smallest class can supply: with 2 videos per class a 5-NN
     # vote is lost before it starts
     kk = max(1, min(k, n - 1, int(counts.min()) - 1))
-    nn_idx = np.argsort(-sim, axis=1)[:, :kk]  # N x k
-    votes = np.zeros((n, len(classes)))
-    for j in range(kk):  # similarity-weighted votes, nearest first
-        np.add.at(votes, (np.arange(n), yi[nn_idx[:, j]]), 1.0 + 1e-3 * (kk - j))
-    knn = float((votes.argmax(axis=1) == yi).mean() * 100.0) if n > 1 else float("nan")
-    return {"silhouette": sil, "knn_acc": knn}
-
-
-def _cosine_silhouette(x: np.ndarray, yi: np.ndarray) -> float:
-    """Mean silhouette with cosine distance ``1 - x_i.x_j`` (sklearn's definition: a sample
-    alone in its class scores 0), in numpy: fast enough to score every step of a fit."""
-    d = np.clip(1.0 - x @ x.T, 0.0, 2.0)  # N x N
-    onehot = np.eye(yi.max() + 1)[yi]  # N x C
-    sums = d @ onehot  # N x C: summed distance to each class
-    counts = onehot.sum(axis=0)  # C
-    own = counts[yi]  # N
-    a = sums[np.arange(len(x)), yi] / np.maximum(own - 1, 1)  # N (self distance is 0)
-    other = np.where(onehot.astype(bool) | (counts == 0)[None, :], np.inf, sums / np.maximum(
-        counts, 1)[None, :])  # N x C
-    b = other.min(axis=1)  # N
-    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)  # N
-    return float(s.mean())
+    votes = knn_predict(sim, yi, len(classes), k=kk, tau=None,
+                        exclude=np.eye(n, dtype=bool))  # N x C, leave one out, majority vote
+    return {"silhouette": sil, "knn_acc": float((votes.argmax(axis=1) == yi).mean() * 100.0)}
 
 
 # ----------------------------------------------------------------------------- problems
@@ -195,7 +158,7 @@ class GeometryProblem:
 
     def __post_init__(self) -> None:
         self.inputs = np.asarray(self.inputs, dtype=np.float32)
-        self.guidance = _l2n(self.guidance).astype(np.float32)
+        self.guidance = _unit(self.guidance).astype(np.float32)
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.init = np.asarray(self.init, dtype=np.float32)
         n, d_in = self.inputs.shape
@@ -217,7 +180,7 @@ class GeometryProblem:
     def anchors(self, weight: np.ndarray | None = None) -> np.ndarray:
         """Anchor features ``normalize(inputs @ W)`` (N x D) for W (default the initial W)."""
         w = self.init if weight is None else weight
-        return _l2n(self.inputs.astype(np.float64) @ w).astype(np.float32)
+        return _unit(self.inputs.astype(np.float64) @ w).astype(np.float32)
 
 
 def _spread_directions(m: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -231,7 +194,7 @@ def _spread_directions(m: int, dim: int, rng: np.random.Generator) -> np.ndarray
         phi = np.pi * (1 + 5 ** 0.5) * i + rng.uniform(0, 2 * np.pi)
         r = np.sqrt(1 - z ** 2)
         return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
-    return _l2n(rng.standard_normal((m, dim)))
+    return _unit(rng.standard_normal((m, dim)))
 
 
 def toy_problem(
@@ -282,14 +245,14 @@ def toy_problem(
 
     def draw(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y = np.arange(n) % num_classes  # n
-        g = _l2n(centres[y] + class_spread * rng.standard_normal((n, dim)))  # n x D
+        g = _unit(centres[y] + class_spread * rng.standard_normal((n, dim)))  # n x D
         x = g @ mix + view_noise * rng.standard_normal((n, input_dim))  # n x D_in
         return x, g, y
 
     x, g, y = draw(num_samples)
     if student == "free":
         return GeometryProblem(np.eye(num_samples), g, y,
-                               _l2n(rng.standard_normal((num_samples, dim))),
+                               _unit(rng.standard_normal((num_samples, dim))),
                                name=f"toy {dim}-D, free anchors")
     init = rng.standard_normal((input_dim, dim)) / np.sqrt(input_dim)  # D_in x D
     test = None
@@ -381,29 +344,39 @@ def fit_geometry(
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-    # the two updates written out: torch.optim's first step imports torch._dynamo (seconds)
-    m1, m2 = torch.zeros_like(w), torch.zeros_like(w)  # Adam moments / SGD momentum buffer
+    opt = (torch.optim.Adam([w], lr=lr) if optimizer == "adam"  # betas (0.9, 0.999), eps 1e-8
+           else torch.optim.SGD([w], lr=lr, momentum=0.9))  # the paper's SGD, no weight decay
+    cosine = schedule == "cosine"  # lr of step i + 1: lr * 0.5 * (1 + cos(pi * i / steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1.0 + np.cos(np.pi * i / steps)) if cosine else 1.0)
     test = problem.test
     xt = torch.from_numpy(test.inputs) if test is not None else None
     rec_steps, rows, test_rows, traj = [], [], [], []
 
-    def record(step: int, loss: float) -> None:
+    def record(step: int) -> None:
         with torch.no_grad():
-            a = F.normalize(x @ w, dim=1).numpy()  # N x D
-        row = geometry_metrics(a, problem.guidance, problem.labels, k=k)
-        row["loss"] = loss
+            a = F.normalize(x @ w, dim=1)  # N x D
+            row = geometry_metrics(a.numpy(), problem.guidance, problem.labels, k=k)
+            row["loss"] = float(_loss(method, a, g, tau))
         rows.append(row)
         rec_steps.append(step)
         if keep_anchors:
-            traj.append(a.copy())
+            traj.append(a.numpy().copy())
         if test is not None:
             with torch.no_grad():
                 at = F.normalize(xt @ w, dim=1).numpy()  # N_test x D
             test_rows.append(geometry_metrics(at, test.guidance, test.labels, k=k))
 
     with torch_threads(1):
-        _run(method, x, g, w, m1, m2, steps, lr, tau, optimizer, schedule == "cosine",
-             record_every, record)
+        record(0)
+        for step in range(1, steps + 1):
+            loss = _loss(method, F.normalize(x @ w, dim=1), g, tau)  # a: N x D; loss: 0-d
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % max(1, record_every) == 0 or step == steps:
+                record(step)
 
     def stack(rs: list[dict]) -> dict[str, np.ndarray]:
         return {key: np.array([r[key] for r in rs], dtype=np.float64) for key in rs[0]} if rs \
@@ -412,32 +385,6 @@ def fit_geometry(
     return FitTrace(method, np.array(rec_steps), stack(rows),
                     np.stack(traj) if keep_anchors else None, w.detach().numpy().copy(),
                     stack(test_rows))
-
-
-def _run(method, x, g, w, m1, m2, steps, lr, tau, optimizer, cosine, record_every, record
-         ) -> None:
-    """The optimisation loop of :func:`fit_geometry` (full batch, Adam or SGD written out)."""
-    with torch.no_grad():
-        first = float(_loss(method, F.normalize(x @ w, dim=1), g, tau))
-    record(0, first)
-    for step in range(1, steps + 1):
-        lr_t = lr * 0.5 * (1.0 + np.cos(np.pi * (step - 1) / steps)) if cosine else lr
-        a = F.normalize(x @ w, dim=1)  # a: N x D
-        loss = _loss(method, a, g, tau)  # 0-d
-        (grad,) = torch.autograd.grad(loss, w)  # D_in x D
-        with torch.no_grad():
-            if optimizer == "adam":  # torch.optim.Adam defaults: betas (0.9, 0.999), eps 1e-8
-                m1.mul_(0.9).add_(grad, alpha=0.1)
-                m2.mul_(0.999).addcmul_(grad, grad, value=0.001)
-                denom = (m2 / (1 - 0.999 ** step)).sqrt_().add_(1e-8)
-                w.addcdiv_(m1, denom, value=-lr_t / (1 - 0.9 ** step))
-            else:  # torch.optim.SGD, momentum 0.9, dampening 0
-                m1.mul_(0.9).add_(grad) if step > 1 else m1.copy_(grad)
-                w.add_(m1, alpha=-lr_t)
-        if step % max(1, record_every) == 0 or step == steps:
-            with torch.no_grad():
-                value = float(_loss(method, F.normalize(x @ w, dim=1), g, tau))
-            record(step, value)
 
 
 def fit_side_by_side(problem: GeometryProblem, *, methods: Sequence[str] = METHODS,
@@ -537,112 +484,6 @@ def format_comparison(rows: Sequence[dict], keys: Sequence[str] = ("own_retrieva
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- real data
-@dataclass
-class FrameData:
-    """Per-frame student inputs and teacher features of V videos (for the demos on real data).
-
-    Attributes:
-        student_frames: V x F x D_in float32, what the student sees of each frame (a
-            flattened ``thumb_size`` RGB thumbnail).
-        guidance_frames: V x F x D float32, the teacher's per-frame features (unnormalised).
-        labels: V int64; video_ids: V int64 (0..V-1); train_mask: V bool.
-        frame_indices: F int, the video frames the F rows come from.
-        teacher: the teacher spec; class_names: list of names; paths: V video paths.
-    """
-
-    student_frames: np.ndarray
-    guidance_frames: np.ndarray
-    labels: np.ndarray
-    video_ids: np.ndarray
-    train_mask: np.ndarray
-    frame_indices: np.ndarray
-    teacher: str
-    class_names: list[str]
-    paths: list[str]
-
-    @property
-    def num_frames(self) -> int:
-        return self.student_frames.shape[1]
-
-    def subset(self, mask: np.ndarray) -> FrameData:
-        """The videos where ``mask`` is True."""
-        m = np.asarray(mask, dtype=bool)
-        return replace(self, student_frames=self.student_frames[m],
-                       guidance_frames=self.guidance_frames[m], labels=self.labels[m],
-                       video_ids=self.video_ids[m], train_mask=self.train_mask[m],
-                       paths=[p for p, keep in zip(self.paths, m) if keep])
-
-
-def _thumbnails(path: str, indices: np.ndarray, size: int, backend: str) -> np.ndarray:
-    from dtgkit.data.video import open_video
-    from dtgkit.models.teacher_cache import center_crop_resize
-
-    with open_video(path, backend=backend) as reader:
-        frames = reader.get_frames(indices)  # F x H x W x 3 uint8
-    thumbs = center_crop_resize(frames, size)  # F x 3 x s x s in [0, 1]
-    return thumbs.flatten(1).numpy().astype(np.float32)  # F x 3*s*s
-
-
-def load_frame_data(
-    video_root: str | os.PathLike,
-    split_dir: str | os.PathLike,
-    cache_dir: str | os.PathLike,
-    *,
-    teacher: str = "imagenet-efficientnet-lite0#size=112",
-    frame_stride: int = 2,
-    thumb_size: int = 16,
-    split: int = 1,
-    backend: str = "decord",
-    progress: bool = False,
-) -> FrameData:
-    """Per-frame thumbnails and teacher features of a UCF101-layout split (train + test).
-
-    The teacher features come from a teacher cache (:func:`dtgkit.models.teacher_cache.
-    cache_teacher_features` into ``cache_dir``; an existing complete cache is re-used, so only
-    the first call pays for the teacher). Every ``frame_stride``-th frame is used; all videos
-    are cut to the shortest one's frame count.
-
-    Args:
-        video_root: the ``videos/`` folder; split_dir: ``classInd.txt``, ``trainlist0N.txt`` ...
-        cache_dir: where the teacher cache lives (created).
-        teacher: teacher spec (default the real ImageNet EfficientNet-Lite0 at 112 px).
-        frame_stride: use frames 0, s, 2s, ... (the cache stores only those).
-        thumb_size: side of the student's RGB thumbnails (D_in = 3 * thumb_size**2).
-        split: split number.
-        backend: ``open_video`` backend.
-        progress: tqdm bars while caching.
-
-    Returns:
-        :class:`FrameData` (train videos first).
-    """
-    from dtgkit.data.datasets import load_ucf101
-    from dtgkit.models.teacher_cache import CachedGuidance, cache_teacher_features
-
-    root = Path(video_root).resolve()
-    train, class_names = load_ucf101(root, split_dir, split, "train")
-    test, _ = load_ucf101(root, split_dir, split, "test")
-    records = list(train) + list(test)
-    keys = [Path(r.path).resolve().relative_to(root).as_posix() for r in records]
-    with torch_threads(1):  # small batches on a busy CPU: one thread is several times faster
-        info = cache_teacher_features(root, [teacher], cache_dir, videos=keys,
-                                      frame_stride=frame_stride, progress=progress)
-    if info["skips"]:
-        raise ValueError(f"videos could not be decoded: {info['skips']}")
-    cache = CachedGuidance(cache_dir, [teacher], root=root)
-    index = cache.index[0]
-    num_frames = min(int(index["videos"][k][1]) for k in keys)
-    frame_idx = np.arange(0, num_frames, frame_stride)  # F
-    guid = np.stack([np.asarray(cache.arrays[0][cache.rows(0, k, frame_idx)], np.float32)
-                     for k in keys])  # V x F x D
-    thumbs = np.stack([_thumbnails(r.path, frame_idx, thumb_size, backend)
-                       for r in records])  # V x F x D_in
-    return FrameData(thumbs, guid, np.array([r.label for r in records], dtype=np.int64),
-                     np.arange(len(records), dtype=np.int64),
-                     np.arange(len(records)) < len(train), frame_idx, teacher,
-                     list(class_names), [r.path for r in records])
-
-
 def frame_problem(
     data: FrameData,
     *,
@@ -661,7 +502,7 @@ def frame_problem(
     PCA (fit on the training videos) so that the linear student has ``input_dim x D`` weights.
 
     Args:
-        data: from :func:`load_frame_data`.
+        data: from :func:`dtgkit.studies.frames.load_frame_data`.
         num_segments: T frames per view.
         mode: a pair mode of :data:`dtgkit.data.sampling.PAIR_MODES`.
         input_dim: PCA components of the student's input (None: all pixels).
@@ -670,8 +511,6 @@ def frame_problem(
     Returns:
         The training-video problem, with the test videos as ``.test``.
     """
-    from dtgkit.data.sampling import two_view_indices
-
     rng = np.random.default_rng(seed)
     n_f = data.num_frames
     xs, gs = [], []

@@ -12,24 +12,22 @@ from matplotlib.figure import Figure
 from dtgkit.dtg import weighting as W
 from dtgkit.dtg.fusion import similarity_weights
 from dtgkit.metrics import evaluate_knn
-from dtgkit.viz.guidance import (
+from dtgkit.models.teachers import display_names, short_name
+from dtgkit.studies.guidance_space import (
     GuidanceSpace,
-    display_names,
     fuse_guidance,
     guidance_scores,
-    plot_guidance_space,
-    plot_teacher_scores,
     run_mean_weights,
     scores_from_similarity,
-    short_name,
-    time_weight_update,
     video_guidance_features,
 )
+from dtgkit.viz.guidance import plot_guidance_space, plot_teacher_scores
 from dtgkit.widgets import (
     CUSTOM,
     rebalance_weights,
     teacher_weights_state,
     teacher_weights_widget,
+    time_weight_update,
 )
 
 
@@ -158,7 +156,7 @@ def test_better_teacher_scores_higher_and_offline_weights_follow():
     accs = [single[n]["knn_acc"] for n in space.names]
     assert accs[0] > accs[2]
     assert single["teacher0"]["silhouette"] > single["teacher2"]["silhouette"]
-    np.testing.assert_allclose(space.offline_weights(), W.offline(accs).numpy())
+    np.testing.assert_allclose(W.offline([s['knn_acc'] for s in space.teacher_scores().values()]).numpy(), W.offline(accs).numpy())
     state = space.evaluate([1, 0, 0])
     assert state["knn_acc"] == single["teacher0"]["knn_acc"]
     np.testing.assert_allclose(state["weights"], [1, 0, 0])
@@ -228,7 +226,7 @@ def test_figures_are_returned_and_updated_in_place():
     plot_guidance_space(s2).savefig(fresh, format="png")
     assert fresh.getvalue() == png2.getvalue()  # an update draws exactly what a new figure does
     fig = plot_teacher_scores(space.teacher_scores(), {"uniform": W.uniform(3).numpy(),
-                                                       "offline": space.offline_weights()})
+                                                       "offline": W.offline([s['knn_acc'] for s in space.teacher_scores().values()]).numpy()})
     assert isinstance(fig, Figure) and len(fig.axes) == 2
 
 
@@ -240,7 +238,7 @@ def test_time_weight_update_reports_seconds():
 
 # ----------------------------------------------------------------- features of real videos
 def _sample_records():
-    from dtgkit.data.datasets import load_ucf101
+    from dtgkit.data.splits import load_ucf101
     from dtgkit.data.synth import sample_root
 
     root = sample_root()
@@ -295,7 +293,7 @@ def test_state_function_is_the_space_evaluation():
 
 def test_widget_sliders_sum_to_one_and_drive_the_scores():
     feats, labels, train = _toy()
-    offline = GuidanceSpace(feats, labels, train).offline_weights()
+    offline = W.offline([s['knn_acc'] for s in GuidanceSpace(feats, labels, train).teacher_scores().values()]).numpy()
     w = teacher_weights_widget(feats, labels, train_mask=train, class_names=list("ABCDE"),
                                presets={"offline": offline,
                                         "online1 (run mean)": {"teacher1": 0.5, "teacher2": 0.5}})
