@@ -22,7 +22,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import resource
 import tempfile
 import time
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from dtgkit.experiments.resources import machine_info
 
 SUITES = ("loader", "queue", "teachers", "cache", "step")
 
@@ -59,17 +60,6 @@ def _sync(dev: torch.device) -> None:
     """Wait for the device, so a timing covers the work (no-op on the CPU)."""
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
 
 
 def peak_rss_mb() -> float:
@@ -298,7 +288,6 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
     from dtgkit.dtg.net import DTGNet
     from dtgkit.models.students import create_student
     from dtgkit.models.teachers import create_teacher
-
     from dtgkit.train.engine import autocast_dtype, to_channels_last
 
     dev = _device(device)

@@ -29,6 +29,8 @@ import numpy as np
 import torch
 
 __all__ = [
+    "METRICS",
+    "METRIC_NAMES",
     "average_precision",
     "classification_metrics",
     "cosine_distances",
@@ -45,6 +47,14 @@ __all__ = [
     "top_k_accuracy",
     "video_level_scores",
 ]
+
+
+#: the metrics of an experiment's result row (percent), in table order: frozen-feature kNN and
+#: linear probe, then the fine-tuned (or supervised) classifier
+METRICS = ("knn_acc1", "linear_acc1", "acc1", "acc5", "mAP")
+#: their display names in tables and figures
+METRIC_NAMES = {"knn_acc1": "kNN acc@1", "linear_acc1": "linear acc@1", "acc1": "fine-tune acc@1",
+                "acc5": "fine-tune acc@5", "mAP": "fine-tune mAP", "mean_class_acc": "mean class acc"}
 
 
 def to_numpy(x) -> np.ndarray:

@@ -23,7 +23,7 @@ LAYERS = {
     "train": 4,
     "studies": 5,
     "viz": 6,
-    "experiments": 7, "results": 7,
+    "experiments": 7,
     "widgets": 8, "demo": 8, "ablate": 8, "bench": 8,
     "cli": 9, "__main__": 9, "": 9,
 }

@@ -92,13 +92,13 @@ def test_demo_quick_writes_report_and_resumes(exp_synth_root, tmp_path, capsys):
 
 
 def test_ablate_quick_resumable_with_skips(exp_synth_root, tmp_path, capsys):
-    from dtgkit.ablate import run_suite
+    from dtgkit.ablate import run_ablation
 
     results = tmp_path / "results"
     argv = ["ablate", "--suite", "table4", "--seeds", "2", "--quick", "--out", str(tmp_path / "runs"),
             "--results", str(results), "--data-root", str(exp_synth_root), "--finetune-epochs", "1",
             "--max-steps", "2", "--no-progress"]
-    res = run_suite(_parse(argv))
+    res = run_ablation(_parse(argv))
     rows = res["rows"]
     assert len(rows) == 10  # 5 arms x 2 seeds
     ran = [r for r in rows if not r["skipped"]]
@@ -118,12 +118,12 @@ def test_ablate_quick_resumable_with_skips(exp_synth_root, tmp_path, capsys):
     assert not (results / "run_files" / "table4" / "sup-tsn-seed1").exists()
     capsys.readouterr()
 
-    run_suite(_parse(argv))
+    run_ablation(_parse(argv))
     printed = capsys.readouterr().out
     assert printed.count("re-using row.json") == 4
     assert "] supervised run" not in printed and "] pre-training (" not in printed
 
-    from dtgkit.ablate import load_suite, plot_suite
+    from dtgkit.experiments.report import load_suite, plot_suite
 
     rows2, summary = load_suite("table4", results)
     assert len(rows2) == 10 and [s["arm"] for s in summary][:3] == ["ssl-dtg", "sup-tsn", "sup-dtg"]
@@ -138,11 +138,11 @@ def test_ablate_quick_resumable_with_skips(exp_synth_root, tmp_path, capsys):
 
 
 def test_run_arm_reuses_a_finished_twin_of_another_suite(exp_synth_root, tmp_path, capsys):
-    from dtgkit.ablate import ablation_config
+    from dtgkit.experiments.suites import budget_config
 
-    cfg = ablation_config(_parse(["ablate", "--suite", "table1", "--quick", "--data-root",
-                                  str(exp_synth_root), "--finetune-epochs", "1", "--max-steps", "1",
-                                  "--no-progress"]))
+    cfg = budget_config(_parse(["ablate", "--suite", "table1", "--quick", "--data-root",
+                                str(exp_synth_root), "--finetune-epochs", "1", "--max-steps", "1",
+                                "--no-progress"]), "table1")
     first = X.run_arm(cfg, X.Arm("random-init", "Random init", pretrain=None),
                       tmp_path / "runs" / "table1", 0)
     twin = X.run_arm(cfg, X.Arm("baseline", "No pre-training", pretrain=None, info={"study": "x"}),
@@ -156,8 +156,8 @@ def test_run_arm_reuses_a_finished_twin_of_another_suite(exp_synth_root, tmp_pat
 
 
 def test_suites_build_their_arms():
-    from dtgkit.ablate import SUITES, suite_arms
     from dtgkit.config import get_preset
+    from dtgkit.experiments.suites import SUITES, suite_arms
 
     teachers = X.ensure_teachers(quick=True)
     base = get_preset("cpu-demo")
@@ -173,7 +173,7 @@ def test_suites_build_their_arms():
 
 
 def test_claims_are_checked_per_seed(tmp_path):
-    from dtgkit.ablate import check_claims, claims_markdown, paired_difference, verdict
+    from dtgkit.experiments.report import check_claims, claims_markdown, paired_difference, verdict
 
     def row(arm, seed, acc1):
         return {"suite": "table2", "arm": arm, "label": arm, "seed": seed, "acc1": acc1}
@@ -201,14 +201,26 @@ def test_claims_are_checked_per_seed(tmp_path):
 
 
 def test_ablate_teacher_roles_and_preset_flags():
-    from dtgkit.ablate import ablation_config, parse_teacher_roles
+    from dtgkit.experiments.suites import budget_config
+    from dtgkit.experiments.teachers import parse_teacher_roles
 
     assert parse_teacher_roles(["scenes=places365:resnet18@/w.pth", "imagenet=tiny"]) == {
         "scenes": "places365:resnet18@/w.pth", "imagenet": "tiny"}
     for bad in (["scenes"], ["objects=tiny"], ["scenes="]):
         with pytest.raises(ValueError, match="ROLE=SPEC"):
             parse_teacher_roles(bad)
-    cfg = ablation_config(_parse(["ablate", "--suite", "table3", "--preset", "paper-ucf101-tsn-r18",
-                                  "--set", "data.root=/data/ucf101"]))
+    cfg = budget_config(_parse(["ablate", "--suite", "table3", "--preset", "paper-ucf101-tsn-r18",
+                                "--set", "data.root=/data/ucf101"]), "table3")
     assert cfg.preset == "paper-ucf101-tsn-r18" and cfg.pretrain.epochs == 600
     assert cfg.data.root == "/data/ucf101" and cfg.run.log_every == 10  # the preset's
+
+
+def test_the_demo_is_a_suite():
+    from dtgkit.config import get_preset
+    from dtgkit.experiments.suites import suite_arms
+
+    teachers = X.ensure_teachers(quick=True)
+    arms = suite_arms("demo", teachers, get_preset("cpu-demo"))
+    assert [a.key for a in arms] == ["random-init", "distinit-l1", "moco", "dtg-all-offline"]
+    singles = suite_arms("demo", teachers, get_preset("cpu-demo"), offline_source="single-runs")
+    assert singles[-1].offline_from == ("dtg-imagenet", "dtg-scenes", "dtg-action_a", "dtg-action_b")

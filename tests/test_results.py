@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from dtgkit.ablate import SUITES, check_claims, claims_markdown, load_suite
+from dtgkit.experiments.report import check_claims, claims_markdown, load_suite
+from dtgkit.experiments.suites import SUITES
 
 RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "results"
 
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_suite_table_is_whole_and_matches_its_markdown(suite):
-    rows, summary = load_suite(suite, RESULTS)
+    _, summary = load_suite(suite, RESULTS)
     ran = [s for s in summary if s["n"] > 0]
     assert ran, f"{suite}: no arm ran"
     seeds = {s["n"] for s in ran}

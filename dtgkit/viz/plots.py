@@ -11,13 +11,13 @@ figure of dtgkit is made at one resolution, :data:`DPI` (notebooks, widgets and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from dtgkit.data.sampling import TSN_MODES, sample_views, tsn_segment_edges
+from dtgkit.data.sampling import TSN_MODES, SampledViews, sample_views, tsn_segment_edges
 
 __all__ = [
     "ANCHOR_COLOR",
@@ -26,6 +26,7 @@ __all__ = [
     "new_figure",
     "plot_sampled_frames",
     "plot_sampling_pattern",
+    "plot_views",
 ]
 
 ANCHOR_COLOR = "tab:orange"
@@ -182,4 +183,26 @@ def plot_sampled_frames(
                 spine.set_edgecolor(color)
                 spine.set_linewidth(2)
         axes[r, 0].set_ylabel(name, color=color)
+    return fig
+
+
+def plot_views(views: SampledViews, frames: Callable[[np.ndarray], np.ndarray], *,
+               thumb_width: float = 1.0) -> Figure:
+    """The decoded frames of one sampled view pair (or TSN view), as :func:`plot_sampled_frames`.
+
+    Args:
+        views: :func:`dtgkit.data.sampling.sample_views` output.
+        frames: ``indices -> uint8 T x H x W x 3`` (e.g. a reader's ``get_frames``).
+        thumb_width: width of one thumbnail in inches.
+
+    Returns:
+        The figure (not shown); the rows are labelled with the frame range each view came from.
+    """
+    g = views.guidance
+    fig = plot_sampled_frames(frames(views.anchor), None if g is None else frames(g), views.anchor,
+                              g, thumb_width=thumb_width)
+    spans = [views.anchor_span] + ([] if g is None else [views.guidance_span])
+    for row, (name, span) in enumerate(zip(("anchor", "guidance"), spans)):
+        fig.axes[row * fig.axes[0].get_gridspec().ncols].set_ylabel(
+            f"{name}\nframes {span[0]}-{span[1] - 1}", color=ANCHOR_COLOR if row == 0 else GUIDANCE_COLOR)
     return fig

@@ -9,7 +9,7 @@ import numpy as np
 from IPython.display import display
 
 from dtgkit.data.sampling import VIEW_MODES, sample_views
-from dtgkit.viz.plots import plot_sampled_frames, plot_sampling_pattern
+from dtgkit.viz.plots import plot_sampling_pattern, plot_views
 
 __all__ = ["sampling_explorer", "sampling_explorer_state"]
 
@@ -37,7 +37,8 @@ def sampling_explorer_state(
     Returns:
         dict with ``num_frames``, ``num_segments``, ``mode``, ``seed``, ``anchor`` (int64
         ``(T,)``), ``guidance`` (int64 ``(T,)`` or None), ``anchor_span``, ``guidance_span``,
-        ``shared_frames`` (frames in both views) and ``summary`` (one line of text).
+        ``shared_frames`` (frames in both views), ``summary`` (one line of text) and ``views``
+        (the :class:`~dtgkit.data.sampling.SampledViews`).
     """
     views = sample_views(
         num_frames,
@@ -69,6 +70,7 @@ def sampling_explorer_state(
         "guidance_span": views.guidance_span,
         "shared_frames": shared,
         "summary": summary,
+        "views": views,
     }
 
 
@@ -87,7 +89,7 @@ def sampling_explorer(
     Controls: ``num_segments`` (T), ``num_frames`` (N), ``mode`` (``tsn_train``, ``tsn_test``
     and the four pair modes) and ``seed``. Each change re-runs
     :func:`sampling_explorer_state` and redraws ``plot_sampling_pattern``; with ``frames`` it
-    also shows the decoded thumbnails of both views (``plot_sampled_frames``).
+    also shows the decoded thumbnails of both views (``plot_views``).
 
     Args:
         num_frames: initial N; with ``frames`` the video's length (the N control is then
@@ -136,12 +138,7 @@ def sampling_explorer(
         box.state = state
         display(plot_sampling_pattern(num_frames, num_segments, mode, seed))
         if get_frames is not None:
-            a, g = state["anchor"], state["guidance"]
-            display(
-                plot_sampled_frames(
-                    get_frames(a), None if g is None else get_frames(g), a, None if g is None else g
-                )
-            )
+            display(plot_views(state["views"], get_frames))
         print(state["summary"])
 
     out = widgets.interactive_output(update, controls)

@@ -32,7 +32,7 @@ def geometry_stepper_state(traces: dict, step: int) -> dict:
     """The metrics of each method at ``step`` (the last recorded step <= ``step``), as data.
 
     Args:
-        traces: method -> :class:`~dtgkit.viz.geometry.FitTrace` (same recorded steps).
+        traces: method -> :class:`~dtgkit.studies.geometry.FitTrace` (same recorded steps).
         step: optimisation step.
 
     Returns:
@@ -63,8 +63,8 @@ def geometry_stepper(problem: G.GeometryProblem | None = None, *, steps: int = 1
     (real features) the metric curves with the current step marked.
 
     Args:
-        problem: a fixed problem (e.g. :func:`~dtgkit.viz.geometry.frame_problem`); default
-            :func:`~dtgkit.viz.geometry.toy_problem` from the controls.
+        problem: a fixed problem (e.g. :func:`~dtgkit.studies.geometry.frame_problem`); default
+            :func:`~dtgkit.studies.geometry.toy_problem` from the controls.
         steps: optimisation steps of each fit.
         tau, lr, seed, dim, student: initial control values.
         num_samples, num_classes: size of the toy.
@@ -130,15 +130,15 @@ def geometry_stepper(problem: G.GeometryProblem | None = None, *, steps: int = 1
 
 def queue_explorer_state(data: FrameData, K: int, tau: float, steps: int, seed: int = 0,
                          **kwargs) -> dict:
-    """One :func:`~dtgkit.viz.dynamics.queue_run` and its summary, as data.
+    """One :func:`~dtgkit.studies.queue_dynamics.queue_run` and its summary, as data.
 
     Args:
         data: per-frame student inputs and teacher features.
         K, tau, steps, seed: the run's queue size, temperature, steps and seed.
-        **kwargs: other :func:`~dtgkit.viz.dynamics.queue_run` arguments.
+        **kwargs: other :func:`~dtgkit.studies.queue_dynamics.queue_run` arguments.
 
     Returns:
-        dict ``run`` (:class:`~dtgkit.viz.dynamics.QueueRun`), ``K``, ``tau``, ``final_acc``
+        dict ``run`` (:class:`~dtgkit.studies.queue_dynamics.QueueRun`), ``K``, ``tau``, ``final_acc``
         (instance accuracy over the last fifth of the steps), ``final`` (the run's final
         scores) and ``summary`` (one line).
     """
@@ -159,11 +159,11 @@ def queue_explorer(data: FrameData, *, K: int = 16, tau: float = 0.07, steps: in
     """tau and K of a short DTG run on cached features, redrawn on every change.
 
     Args:
-        data: per-frame student inputs and teacher features (:func:`~dtgkit.viz.geometry.
+        data: per-frame student inputs and teacher features (:func:`~dtgkit.studies.frames.
             load_frame_data`).
         K, tau, steps, seed: initial values.
         Ks: the choices of the K slider.
-        **kwargs: fixed :func:`~dtgkit.viz.dynamics.queue_run` arguments (batch size ...).
+        **kwargs: fixed :func:`~dtgkit.studies.queue_dynamics.queue_run` arguments (batch size ...).
 
     Returns:
         ``ipywidgets.VBox`` with ``.controls`` (``K``, ``tau``, ``steps``, ``seed``) and

@@ -160,8 +160,8 @@ def test_feature_fusion_matches_manual_eq1():
 @pytest.mark.parametrize("scale", ["linear", "sqrt"])
 def test_feature_fusion_scale_matches_the_weights_widget_space(scale):
     """dtg.fusion_scale: the keys DTGNet enqueues are the fused guidance space of
-    dtgkit.viz.guidance with the same scale (sqrt: similarities weigh w_k; linear: w_k^2)."""
-    from dtgkit.viz.guidance import fuse_guidance
+    dtgkit.studies.guidance_space with the same scale (sqrt: similarities weigh w_k; linear: w_k^2)."""
+    from dtgkit.studies.guidance_space import fuse_guidance
 
     t1, t2 = TinyTeacher(5, seed=1), TinyTeacher(3, seed=2)
     net = _dtg({"a": t1, "b": t2}, fusion="feature", fusion_scale=scale, weighting="fixed",

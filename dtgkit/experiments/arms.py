@@ -1,16 +1,19 @@
-"""Experiments: several methods trained under one budget and evaluated the same way.
+"""Arms: one row of a comparison (paper Tables 1-4), trained under a shared budget and evaluated
+the same way.
 
-This is what ``dtgkit demo`` and ``dtgkit ablate`` share. An :class:`Arm` is one row of a
-comparison (paper Tables 1-4): a pre-training method with its teachers, weighting and input
-type, or a supervised run. :func:`run_arm` trains it from a base :class:`~dtgkit.config.Config`
-(the *budget*: same student, data, epochs and batch for every arm) and evaluates it three ways:
+An :class:`Arm` is a pre-training method with its teachers, weighting and input type, or a
+supervised run. :func:`run_arm` trains it from a base :class:`~dtgkit.config.Config` (the
+*budget*: same student, data, epochs and batch for every arm) and evaluates it three ways:
 
 * **kNN** (cosine, k = 200, tau = 0.1) and a **linear probe** on the frozen student features
-  (train split as bank / training set, test split as queries),
+  (train split as bank / training set, test split as queries; :func:`frozen_eval`),
 * **fine-tuning** student + classifier on the labelled training split, tested on the test
   split: acc@1, acc@5, mAP, mean class accuracy (:func:`dtgkit.train.finetune.finetune`).
 
 Supervised arms (Table 4) run :func:`dtgkit.train.finetune.joint` instead and report its test.
+:func:`run_arms` runs a list of arms for several seeds, resolving the arms that start from
+another arm's student (``init_from``) or take their offline weights from other arms
+(``offline_from``).
 
 **Resumable.** Every arm and seed has its own folder ``OUT/<arm>/seed<S>-<hash>`` (the hash is
 of the arm's resolved config, so a changed budget never re-uses a stale run). A finished arm
@@ -19,19 +22,6 @@ stage checkpoints (``pretrain/``, ``finetune/``), each of which re-uses its own
 ``results.json``. A run with the same hash and seed that finished under another suite of
 the same ``OUT`` parent (e.g. ``table1``'s DTG-ImageNet arm and ``table3``'s single-ImageNet
 arm) is re-used too, under this suite's arm name. Every re-use is printed.
-
-**Offline teacher weights** (Sec. 4.3.3) are a softmax over single-teacher accuracies (in
-percent, temperature 1). Two sources (``Arm.offline_from`` / ``offline_source``):
-
-* ``"single-runs"``: the fine-tuned acc@1 of single-teacher DTG arms of the same seed - the
-  paper's procedure (used by the ``table3`` suite, which runs those arms anyway);
-* ``"teacher-knn"``: a cheap proxy - each teacher's own frozen features on the *training* split,
-  scored by leave-one-group-out kNN accuracy (:func:`loo_knn_accuracy`; a video's neighbours
-  from its own UCF-style group, which share a setting, are excluded). Used by ``dtgkit demo``,
-  which cannot afford four extra pre-training runs. No test label is read for it.
-
-:class:`ResourceMonitor` measures wall time, CPU time and peak memory (``getrusage`` of the
-process and of its children, plus a sampled sum over the live process tree).
 """
 from __future__ import annotations
 
@@ -39,295 +29,26 @@ import hashlib
 import json
 import math
 import os
-import platform
-import resource
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from dtgkit.config import VOLATILE_KEYS, Config, apply_overrides, validate
 from dtgkit.dtg import weighting as W
-from dtgkit.metrics import loo_knn_accuracy
-from dtgkit.results import (  # re-exported: the tables and charts of the rows made here
-    CSV_COLUMNS,
-    METRIC_NAMES,
-    METRICS,
-    format_mean_std,
-    markdown_table,
-    plot_accuracy_bars,
-    plot_loss_curves,
-    read_csv,
-    summarise,
-    write_csv,
-)
+from dtgkit.experiments.resources import cpu_seconds
+from dtgkit.experiments.teachers import offline_weights
+from dtgkit.metrics import METRICS
+from dtgkit.train import distributed as D
+from dtgkit.train import engine as E
+from dtgkit.train.evaluate import frozen_evaluation
+from dtgkit.train.finetune import finetune, joint
+from dtgkit.train.pretrain import build_student, pretrain
 
-__all__ = [
-    "CSV_COLUMNS",
-    "METRICS",
-    "METRIC_NAMES",
-    "TEACHER_ROLES",
-    "Arm",
-    "ResourceMonitor",
-    "cpu_seconds",
-    "ensure_teachers",
-    "format_mean_std",
-    "frozen_eval",
-    "machine_info",
-    "markdown_table",
-    "offline_weights",
-    "plot_accuracy_bars",
-    "plot_loss_curves",
-    "read_csv",
-    "run_arm",
-    "run_arms",
-    "summarise",
-    "teacher_proxy_accuracies",
-    "write_csv",
-]
-
-
-#: the four teacher tasks of the paper and their SynthActions / offline counterparts
-TEACHER_ROLES: dict[str, dict[str, str]] = {
-    "imagenet": {"spec": "imagenet-efficientnet-lite0", "quick": "tiny#seed=0",
-                 "paper": "ImageNet objects", "what": "EfficientNet-Lite0, real ImageNet weights"},
-    "scenes": {"spec": "synth:scenes", "quick": "tiny#seed=1", "paper": "Places365 scenes",
-               "what": "SynthActions scene stills (Places analogue)"},
-    "action_a": {"spec": "synth:action_a", "quick": "tiny#seed=2", "paper": "BU101 still actions",
-                 "what": "SynthActions still actions, set A (BU101 analogue)"},
-    "action_b": {"spec": "synth:action_b", "quick": "tiny#seed=3", "paper": "Stanford40 still actions",
-                 "what": "SynthActions still actions, set B (Stanford40 analogue)"},
-}
-ROLE_ORDER = ("imagenet", "scenes", "action_a", "action_b")
-
-#: fallback training of a missing SynthActions teacher (fine-tuned from ImageNet Lite0)
-TEACHER_TRAIN = {"epochs": 3, "size": 112, "tune_last": 4, "lr": 1e-3, "batch_size": 32}
-#: the still-image sets the fallback teachers learn from (a seed disjoint from the videos')
-TEACHER_STILLS = {"classes": 10, "videos_per_class": 1, "clips_per_group": 1, "test_groups": 0,
-                  "frames": 2, "size": 32, "stills_per_class": 60, "seed": 1000}
-
-
-# ================================================================================ resources
-def _proc_tree_memory(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) in bytes summed over ``pid`` and its live descendants (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    rss = pss = 0
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        todo += children.get(p, [])
-        try:
-            with open(f"/proc/{p}/smaps_rollup", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith("Rss:"):
-                        rss += int(line.split()[1]) * 1024
-                    elif line.startswith("Pss:"):
-                        pss += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return rss, pss
-
-
-class ResourceMonitor:
-    """Wall time, CPU time and peak memory of this process and its children.
-
-    * ``peak_rss_self`` / ``peak_rss_children``: ``resource.getrusage`` ``ru_maxrss`` of the
-      process and of the largest waited-for child (DataLoader workers, encoders);
-    * ``peak_tree_rss`` / ``peak_tree_pss``: the largest sum over the live process tree, sampled
-      every ``interval`` s (RSS counts pages shared by forked workers once per process; PSS
-      splits them, so it is the honest figure for "how much memory does this need").
-
-    Use as a context manager (or ``start()`` / ``stop()``); :meth:`summary` gives a dict.
-    """
-
-    def __init__(self, interval: float = 0.5) -> None:
-        self.interval = interval
-        self.peak_tree_rss = self.peak_tree_pss = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.wall = self.cpu = 0.0
-        self._t0 = self._c0 = 0.0
-        self.load_start = self.load_end = (0.0, 0.0, 0.0)
-
-    @staticmethod
-    def _cpu() -> float:
-        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-
-    def _sample(self) -> None:
-        if not os.path.exists("/proc/self/smaps_rollup"):
-            return
-        rss, pss = _proc_tree_memory(os.getpid())
-        self.peak_tree_rss, self.peak_tree_pss = max(self.peak_tree_rss, rss), max(self.peak_tree_pss, pss)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def start(self) -> ResourceMonitor:
-        self._t0, self._c0 = time.perf_counter(), self._cpu()
-        self.load_start = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> ResourceMonitor:
-        self._sample()
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.wall = time.perf_counter() - self._t0
-        self.cpu = self._cpu() - self._c0
-        self.load_end = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-        return self
-
-    def __enter__(self) -> ResourceMonitor:  # noqa: PYI034 (py3.10: no typing.Self)
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def summary(self) -> dict[str, Any]:
-        kb = 1024  # ru_maxrss is in KiB on Linux
-        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {"wall_s": round(self.wall, 1), "cpu_s": round(self.cpu, 1),
-                "peak_rss_self_mb": round(s.ru_maxrss * kb / 2**20, 1),
-                "peak_rss_children_mb": round(c.ru_maxrss * kb / 2**20, 1),
-                "peak_tree_rss_mb": round(self.peak_tree_rss / 2**20, 1),
-                "peak_tree_pss_mb": round(self.peak_tree_pss / 2**20, 1),
-                "loadavg_start": [round(x, 2) for x in self.load_start],
-                "loadavg_end": [round(x, 2) for x in self.load_end]}
-
-
-def cpu_seconds() -> float:
-    """User + system CPU seconds of this process and its waited-for children so far."""
-    return ResourceMonitor._cpu()
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU count, torch threads, platform and device: the 'machine' line of a report."""
-    import torch
-
-    return {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cuda": torch.cuda.is_available(),
-            "processor": platform.processor() or platform.machine()}
-
-
-# ================================================================================= teachers
-def ensure_teachers(roles: Sequence[str] = ROLE_ORDER, *, quick: bool = False,
-                    work_dir: str | os.PathLike = "runs/teachers", size: int | None = None,
-                    progress: bool = True, say: Callable[[str], None] = print) -> dict[str, str]:
-    """The teacher spec of each role, training a SynthActions teacher that is missing.
-
-    ``imagenet`` is the real EfficientNet-Lite0 (always available offline). The SynthActions
-    teachers are looked up as committed files (``synth:<role>``, ``data_samples/teachers``); a
-    missing one is fine-tuned from ImageNet Lite0 on a still-image set generated under
-    ``work_dir`` (seed 1000, disjoint from the videos) with :data:`TEACHER_TRAIN`, or re-used
-    from an earlier call. ``quick``: seeded random ``tiny`` nets stand in for every role (tests).
-
-    Args:
-        size: the teachers' input size (``#size=`` option), None: each teacher's default.
-
-    Returns:
-        role -> teacher spec for :func:`dtgkit.models.teachers.create_teacher`.
-    """
-    out = _ensure_teachers(roles, quick, work_dir, progress, say)
-    if size and not quick:
-        out = {r: f"{s}#size={int(size)}" for r, s in out.items()}
-    return out
-
-
-def _ensure_teachers(roles, quick, work_dir, progress, say) -> dict[str, str]:
-    from dtgkit.models.teachers import SYNTH_TEACHER_DIR
-
-    out: dict[str, str] = {}
-    for role in roles:
-        info = TEACHER_ROLES[role]
-        if quick:
-            out[role] = info["quick"]
-            continue
-        spec = info["spec"]
-        if not spec.startswith("synth:"):
-            out[role] = spec
-            continue
-        name = spec.split(":", 1)[1]
-        if (SYNTH_TEACHER_DIR / f"{name}.pt").is_file():
-            say(f"teacher {role}: committed {SYNTH_TEACHER_DIR / f'{name}.pt'} ({spec})")
-            out[role] = spec
-            continue
-        path = Path(work_dir) / f"{name}.pt"
-        if path.is_file():
-            say(f"teacher {role}: re-using {path} (trained by an earlier run)")
-        else:
-            from dtgkit.data.synth import ensure_synth
-            from dtgkit.models.teacher_training import train_teacher
-
-            stills = Path(work_dir) / "stills-set"
-            ensure_synth(stills, verbose=progress, progress=progress, **TEACHER_STILLS)
-            say(f"teacher {role}: no committed {SYNTH_TEACHER_DIR / f'{name}.pt'}; fine-tuning "
-                f"ImageNet Lite0 on {stills / 'stills' / name} ({TEACHER_TRAIN['epochs']} epochs)")
-            res = train_teacher(stills / "stills" / name, "imagenet-efficientnet-lite0", path,
-                                name=f"synth-{name}", progress=progress, **TEACHER_TRAIN)
-            say(f"teacher {role}: held-out still accuracy {100 * res['acc']:.1f}% -> {path}")
-        out[role] = f"checkpoint:{path}"
-    return out
-
-
-# ============================================================================== evaluation
-def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | os.PathLike, *,
-                             say: Callable[[str], None] = print) -> dict[str, float]:
-    """The ``teacher-knn`` offline-weight proxy: each teacher's leave-one-group-out kNN
-    accuracy (percent) on its frozen features of the training split's test-time clips
-    (``data.num_segments`` frames at ``data.size`` px, features averaged over frames).
-
-    Cached in ``out_dir/teacher_knn.json`` (keyed by spec and data settings).
-    """
-    from dtgkit.models.teachers import create_teacher
-    from dtgkit.train import data as TD
-    from dtgkit.train.evaluate import split_features
-
-    path = Path(out_dir) / "teacher_knn.json"
-    d = cfg.data
-    key = json.dumps([d.dataset, str(d.root), d.num_segments, d.size, d.fraction, cfg.run.seed])
-    cache = json.loads(path.read_text()) if path.is_file() else {}
-    todo = [s for s in specs if f"{s}|{key}" not in cache]
-    if not todo:
-        say(f"teacher kNN proxy: re-using {path}")
-    else:
-        records, _ = TD.load_split(d, "train")
-        groups = TD.group_ids(records).numpy()
-        for spec in todo:
-            t0 = time.perf_counter()
-            feats, labels, _ = split_features(cfg, create_teacher(spec), records,
-                                              batch_size=max(1, cfg.pretrain.batch_size))
-            acc = loo_knn_accuracy(feats, labels, groups)
-            cache[f"{spec}|{key}"] = acc
-            say(f"teacher kNN proxy: {spec}: {acc:.2f}% on {len(labels)} training videos "
-                f"({time.perf_counter() - t0:.0f} s)")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cache, indent=1) + "\n")
-    return {s: float(cache[f"{s}|{key}"]) for s in specs}
-
-
-def offline_weights(accs: Sequence[float], temperature: float = 1.0) -> list[float]:
-    """The offline weights of :func:`dtgkit.dtg.weighting.offline` as a plain list:
-    ``softmax(accs / temperature)`` with accuracies in percent; a proxy can legitimately score
-    all teachers <= 1 % (e.g. random teachers), so the fraction check is off."""
-    from dtgkit.dtg.weighting import offline
-
-    return [float(w) for w in offline(list(accs), temperature, percent_check=False)]
+__all__ = ["Arm", "config_hash", "frozen_eval", "run_arm", "run_arms"]
 
 
 def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.PathLike, *,
@@ -344,11 +65,6 @@ def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.P
         ``{"knn": metrics, "linear_probe": metrics}`` (percent, see
         :func:`dtgkit.train.evaluate.classification_metrics`).
     """
-    from dtgkit.train import distributed as D
-    from dtgkit.train import engine as E
-    from dtgkit.train.evaluate import frozen_evaluation
-    from dtgkit.train.pretrain import build_student
-
     path = Path(out_dir) / "frozen_eval.json"
     if path.is_file():
         say(f"{out_dir}: frozen-feature evaluation found, re-using {path.name}")
@@ -362,13 +78,10 @@ def frozen_eval(cfg: Config, ckpt: str | os.PathLike | None, out_dir: str | os.P
     fe = frozen_evaluation(cfg, student, device=device, batch_size=max(1, cfg.pretrain.batch_size))
     res = {"knn": fe["knn"], "linear_probe": fe["linear_probe"], "checkpoint": str(ckpt) if ckpt else ""}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1) + "\n")
-    os.replace(tmp, path)
+    _write_json(path, res)
     return res
 
 
-# ==================================================================================== arms
 @dataclass
 class Arm:
     """One row of a comparison.
@@ -403,9 +116,6 @@ class Arm:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-_VOLATILE = VOLATILE_KEYS
-
-
 #: keys added after runs were recorded: left out of the hash while at these defaults, so a new
 #: option does not orphan finished runs
 _ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
@@ -414,7 +124,7 @@ _ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
 def _hashable(d: dict) -> dict:
     """A copy of a config dict without the volatile keys and the later-added keys at default."""
     d = {sec: dict(v) if isinstance(v, dict) else v for sec, v in d.items()}
-    for sec, key in _VOLATILE:
+    for sec, key in VOLATILE_KEYS:
         if isinstance(d.get(sec), dict):
             d[sec].pop(key, None)
     for (sec, key), default in _ADDED_LATER.items():
@@ -458,10 +168,6 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
         not measured), ``mean_class_acc``, stage seconds, ``offline_weights``, ``run_dir``,
         ``skipped`` (the reason, or "").
     """
-    from dtgkit.train import engine as E
-    from dtgkit.train.finetune import finetune, joint
-    from dtgkit.train.pretrain import pretrain
-
     row: dict[str, Any] = {"arm": arm.key, "label": arm.label, "seed": seed, **arm.info}
     row.update({m: float("nan") for m in (*METRICS, "mean_class_acc")})
     if arm.skip:
@@ -505,8 +211,6 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
         row["offline_weights"] = weights
     init_file = ""
     if init_ckpt:  # the pre-trained student's weights as a model.init state-dict file
-        import torch
-
         init_file = str(run_root / "init_student.pt")
         torch.save(E.student_state_dict(E.load_checkpoint(init_ckpt)), init_file)
         cfg.model.init = pre_cfg.model.init = init_file

@@ -1,0 +1,606 @@
+"""Result rows -> tables, claims and reports: mean ± std over seeds, markdown, CSV, which of the
+paper's claims hold, the demo's ``report.md`` and each suite's ``<suite>.md``.
+
+The rows are those of :func:`dtgkit.experiments.arms.run_arm` (one per arm and seed, metrics in
+percent, :data:`dtgkit.metrics.METRICS`); ``dtgkit demo`` and ``dtgkit ablate`` write them with
+:func:`write_csv` and summarise them with :func:`summarise` / :func:`markdown_table`, and the
+notebooks read the committed ones back with :func:`load_suite`. The figures are drawn by
+:mod:`dtgkit.viz.results`.
+
+A claim *holds* only when it held in every seed; *contradicted* when the opposite held in every
+seed; otherwise *inconclusive* (:func:`verdict`).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dtgkit.config import Config
+from dtgkit.experiments.resources import machine_info
+from dtgkit.experiments.suites import (
+    DEMO_SYNTH,
+    SUITE_METRICS,
+    SUITE_TITLES,
+    SUITES,
+    publish_run_files,
+)
+from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
+from dtgkit.metrics import METRIC_NAMES, METRICS
+from dtgkit.viz.plots import DPI
+from dtgkit.viz.results import plot_accuracy_bars, plot_efficiency, plot_loss_curves
+
+__all__ = [
+    "CLAIMS",
+    "CSV_COLUMNS",
+    "RESULTS",
+    "ablate_argv",
+    "check_claims",
+    "claims_markdown",
+    "demo_argv",
+    "demo_report",
+    "efficiency_curves",
+    "format_mean_std",
+    "load_suite",
+    "markdown_table",
+    "paired_difference",
+    "plot_suite",
+    "read_csv",
+    "suite_markdown",
+    "summarise",
+    "verdict",
+    "write_claims",
+    "write_csv",
+    "write_suite_results",
+]
+
+#: where ``dtgkit ablate`` writes its tables (relative to the repository root)
+RESULTS = Path("notebooks/results")
+
+
+# ================================================================================ tables
+def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """Mean and sample std over seeds of each metric, one entry per arm (suite order).
+
+    Returns:
+        dicts with ``arm``, ``label``, ``n`` (seeds with a result), ``skipped`` and, per
+        metric, ``<m>_mean`` / ``<m>_std`` (NaN when not measured; std 0 for one seed).
+    """
+    order: list[str] = []
+    by: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r.get("suite_index", 0)):
+        if r["arm"] not in by:
+            order.append(r["arm"])
+            by[r["arm"]] = []
+        by[r["arm"]].append(r)
+    out = []
+    for key in order:
+        rs = by[key]
+        ok = [r for r in rs if not r.get("skipped")]
+        s: dict[str, Any] = {"arm": key, "label": rs[0]["label"], "n": len(ok),
+                             "skipped": rs[0].get("skipped", "") if not ok else ""}
+        for m in metrics:
+            vals = np.array([float(r.get(m, float("nan"))) for r in ok], dtype=float)
+            vals = vals[~np.isnan(vals)]
+            s[f"{m}_mean"] = float(vals.mean()) if len(vals) else float("nan")
+            s[f"{m}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else float("nan"))
+        out.append(s)
+    return out
+
+
+def format_mean_std(mean: float, std: float, n: int) -> str:
+    """``61.25 ± 1.30`` (``61.25`` for one seed, ``-`` when not measured)."""
+    if mean is None or math.isnan(mean):
+        return "-"
+    return f"{mean:.2f}" if n <= 1 else f"{mean:.2f} ± {std:.2f}"
+
+
+def markdown_table(summary: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS,
+                   first: str = "method") -> str:
+    """A GitHub markdown table of :func:`summarise` output (skipped arms show their reason)."""
+    head = [first, *[METRIC_NAMES.get(m, m) for m in metrics], "seeds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for s in summary:
+        if s["n"] == 0 and s.get("skipped"):
+            cells = [s["label"], f"skipped: {s['skipped']}"] + [""] * (len(metrics) - 1) + ["0"]
+        else:
+            cells = [s["label"], *[format_mean_std(s[f"{m}_mean"], s[f"{m}_std"], s["n"]) for m in metrics],
+                     str(s["n"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = ("suite", "arm", "label", "seed", *METRICS, "mean_class_acc", "pretrain_s", "eval_s",
+               "finetune_s", "pretrain_cpu_s", "eval_cpu_s", "finetune_cpu_s", "pretrain_final_loss", "offline_source", "offline_weights", "skipped",
+               "run_dir")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
+              extra_columns: Sequence[str] = ()) -> str:
+    """Per-seed rows as CSV (lists JSON-encoded, floats with 4 decimals), written atomically."""
+    cols = list(CSV_COLUMNS) + [c for c in extra_columns if c not in CSV_COLUMNS]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        out = {}
+        for c in cols:
+            v = r.get(c, "")
+            if isinstance(v, float):
+                v = "" if math.isnan(v) else f"{v:.4f}"
+            elif isinstance(v, (list, tuple, dict)):
+                v = json.dumps(v)
+            out[c] = v
+        w.writerow(out)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+    return str(path)
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Rows of :func:`write_csv` (metrics as floats, NaN when empty; seed as int)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"results file not found: {path}")
+    rows = []
+    with open(path, encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            for m in (*METRICS, "mean_class_acc"):
+                r[m] = float(r[m]) if r.get(m) else float("nan")
+            r["seed"] = int(r["seed"]) if r.get("seed") else 0
+            rows.append(r)
+    for i, key in enumerate(dict.fromkeys(r["arm"] for r in rows)):
+        for r in rows:
+            if r["arm"] == key:
+                r["suite_index"] = i
+    return rows
+
+
+def load_suite(suite: str, results: str | Path = RESULTS) -> tuple[list[dict], list[dict]]:
+    """The per-seed rows and the mean ± std summary of ``<results>/<suite>.csv``.
+
+    Raises:
+        FileNotFoundError: the suite has not been run (the message says how to run it).
+    """
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
+    path = Path(results) / f"{suite}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `dtgkit ablate --suite {suite} --seeds 3 "
+                                f"--results {results}`")
+    rows = read_csv(path)
+    return rows, summarise(rows, SUITE_METRICS[suite])
+
+
+def chance_of(run_files: Path) -> float | None:
+    """100 / classes, read from a published ``results.json`` of a suite (None if none)."""
+    for path in sorted(run_files.glob("*/*/results.json")):
+        try:
+            n = json.loads(path.read_text()).get("num_classes")
+        except (OSError, ValueError):
+            continue
+        if n:
+            return 100.0 / int(n)
+    return None
+
+
+def efficiency_curves(rows: list[dict]) -> list[tuple[str, str, dict]]:
+    """The data-efficiency curves: per study (fraction of videos, pre-training epochs), per
+    method and metric (fine-tune and kNN acc@1), the x values with the mean and sample std over
+    seeds (:func:`dtgkit.viz.results.plot_efficiency`'s panels)."""
+    panels = []
+    for study, col, xlabel in (("fraction", "fraction", "fraction of pre-training videos"),
+                               ("epochs", "pretrain_epochs", "pre-training epochs")):
+        curves = {}
+        for method in ("dtg", "moco"):
+            sub = [r for r in study_rows(rows, study) if r.get("method") == method and not r.get("skipped")]
+            keys = sorted({_num(r[col]) for r in sub})
+            for metric in ("acc1", "knn_acc1"):
+                vals = [[r[metric] for r in sub if _num(r[col]) == k and not math.isnan(r[metric])] for k in keys]
+                curves[(method, metric)] = (keys, [np.mean(v) if v else np.nan for v in vals],
+                                            [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals])
+        panels.append((study, xlabel, curves))
+    return panels
+
+
+def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
+    """A suite's results as a figure: grouped bars (mean, std over seeds as error bars) or, for
+    ``efficiency``, fine-tune and kNN accuracy against the fraction of pre-training videos and
+    against the pre-training epochs, DTG vs. MoCo-video (one line per method).
+
+    Returns:
+        matplotlib Figure.
+    """
+    rows, summary = load_suite(suite, results)
+    n_seeds = len({r["seed"] for r in rows})
+    title = f"{SUITE_TITLES[suite]} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+    chance = chance_of(Path(results) / "run_files" / suite)
+    if suite != "efficiency":
+        shown = metrics or [m for m in SUITE_METRICS[suite] if m != "acc5"]
+        return plot_accuracy_bars(summary, shown, title=title, chance=chance)
+    return plot_efficiency(efficiency_curves(rows), title=title, chance=chance)
+
+
+# ================================================================================ claims
+#: The paper's claims that the suites test: (suite, claim, the paper's numbers, arm A, arm B,
+#: metric). A claim says A beats B on the metric.
+CLAIMS = (
+    ("table1", "DTG pre-training beats no pre-training", "Table 1: 58.8 vs. 40-50 acc@1 (UCF101)",
+     "dtg-imagenet", "random-init", "acc1"),
+    ("table1", "DTG beats DistInit-L1 (same ImageNet teacher)", "Sec. 3.3 / Table 1",
+     "dtg-imagenet", "distinit-l1", "acc1"),
+    ("table1", "DTG beats a teacher-free contrastive baseline (MoCo-video)",
+     "Table 1: better than the video SSL methods", "dtg-imagenet", "moco", "acc1"),
+    ("table2", "sequence inputs beat single images (seq/seq vs. img/img)", "Table 2: 58.76 vs. 57.73",
+     "dtg-seq_seq_overlap", "dtg-img_img", "acc1"),
+    ("table2", "overlapping sequences beat disjoint ones", "Table 2: 58.76 vs. 57.65",
+     "dtg-seq_seq_overlap", "dtg-seq_seq_disjoint", "acc1"),
+    ("table3", "offline weights beat uniform weights (all teachers)", "Table 3: 63.28 vs. 60.45",
+     "all-offline", "all-uniform", "acc1"),
+    ("table3", "offline weights beat online1", "Table 3: 63.28 vs. 61.59", "all-offline", "all-online1", "acc1"),
+    ("table3", "online1 beats online2", "Table 3: 61.59 vs. 59.48", "all-online1", "all-online2", "acc1"),
+    ("table3", "the still-action teachers beat the scene teacher", "Table 3: BU 62.01 vs. Places 49.96",
+     "single-action_a", "single-scenes", "acc1"),
+    ("table4", "supervised DTG beats supervised TSN (random init)", "Table 4: +3.6 acc@1 (UCF101)",
+     "sup-dtg", "sup-tsn", "acc1"),
+    ("table4", "supervised DTG beats supervised TSN (DTG-pre-trained init)", "Table 4: +3.6 acc@1",
+     "ssl-sup-dtg", "ssl-sup-tsn", "acc1"),
+    ("efficiency", "DTG on 25% of the videos matches MoCo-video on all of them",
+     "abstract: fewer training videos", "dtg-frac25", "moco-frac100", "acc1"),
+    ("efficiency", "DTG beats MoCo-video at 10% of the videos", "abstract: fewer training videos",
+     "dtg-frac10", "moco-frac10", "acc1"),
+)
+
+
+def paired_difference(rows: list[dict], arm_a: str, arm_b: str, metric: str = "acc1") -> dict:
+    """``arm_a - arm_b`` on ``metric`` per seed (seeds where both ran): mean, sample std, and
+    how many seeds A won / lost / tied."""
+    def by_seed(arm):
+        return {r["seed"]: float(r[metric]) for r in rows if r["arm"] == arm and not r.get("skipped")
+                and not math.isnan(float(r[metric]))}
+
+    a, b = by_seed(arm_a), by_seed(arm_b)
+    d = np.array([a[s] - b[s] for s in sorted(set(a) & set(b))], dtype=float)
+    return {"n": len(d), "a": float(np.mean([a[s] for s in set(a) & set(b)])) if len(d) else float("nan"),
+            "b": float(np.mean([b[s] for s in set(a) & set(b)])) if len(d) else float("nan"),
+            "diff": float(d.mean()) if len(d) else float("nan"),
+            "std": float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum())}
+
+
+def verdict(diff: dict, *, at_least_equal: bool = False) -> str:
+    """``holds`` when A beat B in every seed (>= 2 seeds; ``at_least_equal``: ties count),
+    ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed seeds, one seed
+    or no data). A deliberately strict rule: with 3 seeds and noisy small runs, a mean
+    difference alone is not evidence."""
+    n = diff["n"]
+    if n < 2:
+        return "inconclusive (one seed)" if n == 1 else "not run"
+    good = diff["wins"] + (diff["ties"] if at_least_equal else 0)
+    if good == n:
+        return "holds"
+    if diff["losses"] == n:
+        return "contradicted"
+    return "inconclusive"
+
+
+def check_claims(results: str | Path = RESULTS, suites=SUITES) -> list[dict]:
+    """Every claim of :data:`CLAIMS` whose suite has results, with its paired difference and
+    :func:`verdict`."""
+    out = []
+    cache: dict[str, list[dict] | None] = {}
+    for suite, claim, paper, a, b, metric in CLAIMS:
+        if suite not in suites:
+            continue
+        if suite not in cache:
+            try:
+                cache[suite] = load_suite(suite, results)[0]
+            except FileNotFoundError:
+                cache[suite] = None
+        if cache[suite] is None:
+            continue
+        d = paired_difference(cache[suite], a, b, metric)
+        out.append({"suite": suite, "claim": claim, "paper": paper, "arm_a": a, "arm_b": b,
+                    "metric": metric, **d,
+                    "verdict": verdict(d, at_least_equal="matches" in claim)})
+    return out
+
+
+def claims_markdown(claims: list[dict]) -> str:
+    """A markdown table of :func:`check_claims`."""
+    lines = ["| suite | claim (A beats B) | paper | A | B | A - B (per-seed mean ± std) | seeds A won / lost / tied | verdict |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    for c in claims:
+        lines.append(f"| {c['suite']} | {c['claim']} | {c['paper']} | {c['a']:.2f} | {c['b']:.2f} | "
+                     f"{c['diff']:+.2f} ± {c['std']:.2f} | {c['wins']} / {c['losses']} / {c['ties']} | "
+                     f"**{c['verdict']}** |")
+    return "\n".join(lines)
+
+
+def write_claims(results: str | Path = RESULTS) -> tuple[str, Path]:
+    """Check every claim against the suites' result files and write ``results/claims.md``.
+
+    Returns:
+        (the claims table in markdown, the path written).
+
+    Raises:
+        FileNotFoundError: no suite has results under ``results``.
+    """
+    claims = check_claims(results)
+    if not claims:
+        raise FileNotFoundError(f"no suite results under {results}: run `dtgkit ablate --suite NAME`")
+    md = claims_markdown(claims)
+    path = Path(results) / "claims.md"
+    path.write_text("# Which of the paper's claims hold on SynthActions\n\n" + md + "\n\n"
+                    "Verdict: *holds* = A beat B in every seed; *contradicted* = B beat A in "
+                    "every seed; *inconclusive* = mixed seeds (fine-tune acc@1, test split, %).\n",
+                    encoding="utf-8")
+    return md, path
+
+
+# ================================================================================ reports
+def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dict[str, Any]:
+    """``<results>/<suite>.csv`` (one row per arm and seed) and ``<suite>.md`` (mean ± std, the
+    budget, the wall time, the machine) of a :func:`~dtgkit.experiments.suites.run_suite`
+    result, and the small files of the first seed's runs next to them.
+
+    Args:
+        args: the ``dtgkit ablate`` arguments (``suite``, ``results``, ``seed0`` ...).
+        result: :func:`~dtgkit.experiments.suites.run_suite` output.
+
+    Returns:
+        dict(summary, csv, md, published (paths)).
+    """
+    rows, metrics = result["rows"], SUITE_METRICS[args.suite]
+    summary = summarise(rows, metrics)
+    results = Path(args.results)
+    extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused")
+    csv_path = write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
+    md = suite_markdown(args, result["cfg"], rows, summary, metrics, result["teachers"], result["resources"])
+    md_path = results / f"{args.suite}.md"
+    md_path.write_text(md, encoding="utf-8")
+    published = publish_run_files(rows, results / "run_files" / args.suite, seed=args.seed0)
+    return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published}
+
+
+def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],
+                   metrics, teachers: dict[str, str], res: dict[str, Any]) -> str:
+    """The ``<suite>.md`` text: title, table (mean ± std), budget, cost, machine, notes.
+
+    Args:
+        args: the ``dtgkit ablate`` arguments (the command line that reproduces it).
+    """
+    m = machine_info()
+    seeds = sorted({r["seed"] for r in rows})
+    run_s = sum(float(r.get(k) or 0) for r in rows for k in ("pretrain_s", "eval_s", "finetune_s"))
+    run_cpu = sum(float(r.get(k) or 0) for r in rows for k in ("pretrain_cpu_s", "eval_cpu_s", "finetune_cpu_s"))
+    reused = sum(1 for r in rows if r.get("reused"))
+    lines = [f"# {SUITE_TITLES[args.suite]}", "",
+             (f"SynthActions, {len(seeds)} seed(s) {seeds}; mean ± sample std over seeds, test split, percent. "
+             "Per-seed rows: the CSV beside this file."), "",
+             markdown_table(summary, metrics), ""]
+    if args.suite == "efficiency":
+        lines += efficiency_tables(rows), ""
+    lines += ["## Budget", "",
+              (f"* preset `{cfg.preset}` + `dtgkit ablate {' '.join(ablate_argv(args))}`; student "
+              f"`{cfg.model.student}`, T = {cfg.data.num_segments}, {cfg.data.size} px; pre-training "
+              f"{cfg.pretrain.epochs} epochs, batch {cfg.pretrain.batch_size}, lr {cfg.pretrain.lr}; "
+              f"fine-tuning {cfg.finetune.epochs} epochs, batch {cfg.finetune.batch_size}, lr "
+              f"{cfg.finetune.lr}; queue K = {cfg.dtg.queue_size}; data `{cfg.data.root}`"),
+              "* teachers: " + ", ".join(f"{r} = `{teachers[r]}`" for r in ROLE_ORDER),
+              (f"* wall time of this call {res['wall_s'] / 60:.1f} min (CPU {res['cpu_s']:.0f} s); sum of "
+              f"the runs' stage times {run_s / 60:.1f} min, CPU {run_cpu / 60:.1f} min, i.e. about "
+              f"{run_cpu / max(1, m['cpus']) / 60:.1f} min on {m['cpus']} idle CPUs (estimate); {reused} of "
+              f"{len(rows)} runs re-used from earlier calls; peak memory {res['peak_tree_pss_mb']:.0f} MB PSS (process tree)"),
+              (f"* machine: {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), CUDA "
+              f"{'yes' if m['cuda'] else 'no'}; load average {res['loadavg_start'][0]:.1f} -> "
+              f"{res['loadavg_end'][0]:.1f} (above {m['cpus']}: the machine was shared)"), ""]
+    notes = SUITE_NOTES.get(args.suite)
+    if notes:
+        lines += ["## Notes", "", notes, ""]
+    return "\n".join(lines)
+
+
+SUITE_NOTES = {
+    "table1": "ImageNet-inflated init needs a 2D ImageNet state dict for the student "
+              "(`--imagenet-init FILE`, e.g. torchvision's resnet18 weights); offline only "
+              "EfficientNet-Lite0 ImageNet weights ship and they do not fit a ResNet, so without the "
+              "file that row is skipped, not faked. The all-teacher DTG row's offline weights use the "
+              "teacher-kNN proxy (see dtgkit.experiments).",
+    "table2": "All rows use the TSN student and the ImageNet teacher; in the paper's img/seq row the "
+              "student was a 3D-ResNet.",
+    "table3": "Offline weights: softmax (percent, temperature 1) of the single-teacher rows' fine-tuned "
+              "acc@1 of the same seed, the paper's procedure.",
+    "table4": "Supervised runs use the fine-tuning schedule; alpha = 0.1, beta = 1.0 (Eq. 3). "
+              "The SSL rows start from the student of the '(SSL) DTG pre-training' row of the same seed "
+              "(the paper's SSL column, there UCF101 / Mini-Kinetics pre-training). The '(SSL) DTG "
+              "pre-training' row is that student fine-tuned; it equals 'supervised TSN, DTG-pre-trained "
+              "init' exactly, because joint training with `dtg.method=none` is the same computation as "
+              "fine-tuning (same seed, init, data order): a consistency check of the two code paths.",
+    "efficiency": "Fractions subsample the pre-training videos per class (seeded); fine-tuning always "
+                  "uses the whole training split. Fewer videos at equal epochs also means fewer steps.",
+}
+
+
+def _num(v: Any) -> float:
+    """A CSV cell or a row value as a float (NaN when empty)."""
+    return float(v) if v not in ("", None) else float("nan")
+
+
+def study_rows(rows: list[dict], study: str) -> list[dict]:
+    """The efficiency rows of one study (``fraction`` or ``epochs``); the epochs study also
+    takes the all-videos rows, which ran all the epochs."""
+    return [r for r in rows if r.get("study") == study or (study == "epochs" and _num(r.get("fraction")) == 1.0)]
+
+
+def efficiency_tables(rows: list[dict]) -> str:
+    """Fine-tune acc@1 against the fraction of videos and against the epochs (markdown)."""
+    out = []
+    for study, col, name in (("fraction", "fraction", "fraction of pre-training videos"),
+                             ("epochs", "pretrain_epochs", "pre-training epochs")):
+        sub = study_rows(rows, study)
+        if not sub:
+            continue
+        keys = sorted({float(r[col]) for r in sub})
+        out += [f"Fine-tune acc@1 vs. {name}:", "", "| method | " + " | ".join(f"{k:g}" for k in keys) + " |",
+                "|---|" + "---:|" * len(keys)]
+        for method in ("dtg", "moco"):
+            cells = []
+            for k in keys:
+                s = summarise([r for r in sub if r.get("method") == method and float(r[col]) == k], ("acc1",))
+                cells.append(format_mean_std(s[0]["acc1_mean"], s[0]["acc1_std"], s[0]["n"]) if s else "-")
+            out.append(f"| {method} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def ablate_argv(args: argparse.Namespace) -> list[str]:
+    """The ``dtgkit ablate`` arguments that reproduce a run of a suite."""
+    out = ["--suite", args.suite, "--seeds", str(args.seeds)]
+    if args.quick:
+        out.append("--quick")
+    for flag in ("epochs", "finetune_epochs", "batch_size", "max_steps"):
+        v = getattr(args, flag)
+        if v:
+            out += [f"--{flag.replace('_', '-')}", str(v)]
+    if getattr(args, "preset", ""):
+        out += ["--preset", args.preset]
+    for o in args.overrides:
+        out += ["--set", o]
+    for t in getattr(args, "teacher", []):
+        out += ["--teacher", t]
+    return out
+
+
+def demo_report(out: Path, cfg: Config, args: argparse.Namespace, rows: list[dict], summary: list[dict],
+                teachers: dict[str, str], proxy: dict[str, float], res: dict[str, Any],
+                synth: dict | None) -> str:
+    """``out/report.md`` plus ``loss_curves_pretrain.png``, ``loss_curves_finetune.png``,
+    ``accuracy.png`` and ``results.csv`` / ``resources.json`` beside it.
+
+    Args:
+        args: the ``dtgkit demo`` arguments (the command line that reproduces it).
+    """
+    figs = {}
+    pre = {r["label"]: Path(r["run_dir"]) / "pretrain" for r in rows
+           if r.get("run_dir") and (Path(r["run_dir"]) / "pretrain").is_dir()}
+    ft = {r["label"]: Path(r["run_dir"]) / "finetune" for r in rows
+          if r.get("run_dir") and (Path(r["run_dir"]) / "finetune").is_dir()}
+    for name, fig in (("loss_curves_pretrain.png", plot_loss_curves(pre, title="pre-training loss")),
+                      ("loss_curves_finetune.png", plot_loss_curves(ft, title="fine-tuning loss (CE)")),
+                      ("accuracy.png", plot_accuracy_bars(summary, title=f"SynthActions, seed {args.seed}"))):
+        fig.savefig(out / name, dpi=DPI)
+        figs[name] = name
+    write_csv(rows, out / "results.csv")
+    (out / "resources.json").write_text(json.dumps(res, indent=1) + "\n")
+    m = machine_info()
+    reused = [r["label"] for r in rows if r.get("reused")]
+    dtg_row = next((r for r in rows if r["arm"] == "dtg-all-offline"), {})
+    budget = (f"Seed **{args.seed}**. Every method has the same budget: preset `{cfg.preset}`, student "
+              f"`{cfg.model.student}`, T = {cfg.data.num_segments} segments at {cfg.data.size} px, "
+              f"pre-training {cfg.pretrain.epochs} epochs (batch {cfg.pretrain.batch_size}, lr "
+              f"{cfg.pretrain.lr}), fine-tuning {cfg.finetune.epochs} epochs (batch "
+              f"{cfg.finetune.batch_size}, lr {cfg.finetune.lr}), queue K = {cfg.dtg.queue_size}, "
+              f"tau = {cfg.dtg.tau}. DistInit-L1 fits the same teachers as DTG (uniform weights).")
+    noisy = ("The numbers are whatever these runs gave; with one seed and a few epochs they are noisy "
+             "(see `dtgkit ablate --suite table1 --seeds 3` for mean ± std).")
+    evals = ("kNN: cosine, k = 200, tau = 0.1 on frozen student features (training split as the bank); "
+             "linear probe: logistic regression on frozen, L2-normalised features; fine-tune: student + "
+             "classifier trained on the training split's labels, video-level test metrics.")
+    lines = ["# dtgkit demo: DTG-Net vs. baselines on SynthActions", "", budget, noisy, "",
+             "## Results (test split; percent)", "", markdown_table(summary), "", evals, "",
+             "## Data", ""]
+    if synth:
+        lines.append(f"SynthActions at `{cfg.data.root}` ({synth['train']} training / {synth['test']} "
+                     f"test videos, {len(synth['classes'])} classes, params `{json.dumps(DEMO_SYNTH)}`).")
+    else:
+        lines.append(f"`{cfg.data.dataset}` at `{cfg.data.root}`.")
+    lines += ["", "## Teachers", "", "| role | paper's task | spec | offline proxy acc (%) | weight |",
+              "|---|---|---|---:|---:|"]
+    weights = dtg_row.get("offline_weights") or []
+    for i, role in enumerate(ROLE_ORDER):
+        spec = teachers[role]
+        acc = proxy.get(spec)
+        w = weights[i] if i < len(weights) else None
+        lines.append(f"| {role} | {TEACHER_ROLES[role]['paper']} | `{spec}` | "
+                     f"{'-' if acc is None else f'{acc:.2f}'} | {'-' if w is None else f'{w:.3g}'} |")
+    if args.offline_source == "teacher-knn":
+        offline_note = (
+            "**Offline weights use a proxy, not the paper's procedure.** The paper's offline weights "
+            "are a softmax over the top-1 accuracies of single-teacher DTG runs (Sec. 4.3.3). Within "
+            "the demo budget each teacher's accuracy is instead its own frozen-feature kNN accuracy on "
+            "the *training* split (leave-one-group-out, cosine, k = 200; no test label is read), "
+            "softmaxed in percent with temperature 1 as in the paper. Run "
+            "`dtgkit demo --offline-source single-runs` for the paper's procedure (four more "
+            "pre-training runs).")
+    else:
+        offline_note = ("Offline weights: softmax (percent, temperature 1) of the fine-tuned acc@1 of "
+                        "the single-teacher DTG runs above (the paper's procedure, Sec. 4.3.3).")
+    lines += ["", offline_note]
+    wall = (f"* wall time **{res['wall_s'] / 60:.1f} min** ({res['wall_s']:.0f} s); CPU time "
+            f"{res['cpu_s']:.0f} s (user + system, process and finished children), i.e. about "
+            f"{res['cpu_s'] / max(1, m['cpus']) / 60:.1f} min of wall time if the {m['cpus']} CPUs "
+            f"had been ours alone (an estimate, not a measurement)")
+    memory = (f"* peak memory: **{res['peak_tree_pss_mb']:.0f} MB PSS** summed over the process tree "
+              f"(sampled every 0.5 s; the RSS sum, {res['peak_tree_rss_mb']:.0f} MB, counts pages "
+              f"shared by forked workers once per process); getrusage peak RSS: main process "
+              f"{res['peak_rss_self_mb']:.0f} MB, largest child {res['peak_rss_children_mb']:.0f} MB")
+    machine = (f"* machine: {m['cpus']} CPUs, torch {m['torch']} with {m['torch_threads']} threads, "
+               f"CUDA {'yes' if m['cuda'] else 'no'}, {m['platform']}; load average "
+               f"{res['loadavg_start'][0]:.1f} at the start, {res['loadavg_end'][0]:.1f} at the end "
+               f"(a load above the CPU count means other work shared the machine and the wall times "
+               f"are longer than on an idle one)")
+    lines += ["", "## Cost", "", wall, memory, machine]
+    if reused:
+        lines.append(f"* re-used finished runs (their time is not in the wall time above): "
+                     f"{', '.join(reused)}")
+    stages = ("Per-stage wall / CPU seconds (CPU: user + system of the process and its finished "
+              "children; from this call, or from the call that produced a re-used run):")
+    lines += ["", stages, "", "| method | pre-train s | frozen eval s | fine-tune s |",
+              "|---|---:|---:|---:|"]
+    for r in rows:
+        cells = []
+        for k in ("pretrain_s", "eval_s", "finetune_s"):
+            w_s, c_s = r.get(k), r.get(k.replace("_s", "_cpu_s"))
+            ok = isinstance(w_s, (int, float)) and isinstance(c_s, (int, float))
+            cells.append(f"{w_s:.0f} / {c_s:.0f}" if ok else str(w_s if w_s is not None else "-"))
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    curves = ("Pre-training losses are each method's own objective (InfoNCE for DTG and MoCo, L1 for "
+              "DistInit), divided by the first logged value.")
+    folders = ", ".join(f"`{r['run_dir']}`" for r in rows if r.get("run_dir"))
+    lines += ["", "## Figures", "", "![pre-training loss](loss_curves_pretrain.png)", "", curves, "",
+              "![fine-tuning loss](loss_curves_finetune.png)", "", "![accuracy](accuracy.png)", "",
+              "## Reproduce", "", "```", "dtgkit " + " ".join(demo_argv(args)), "```", "",
+              f"Run folders (configs, `metrics.jsonl`, checkpoints, `results.json`): {folders}.", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def demo_argv(args: argparse.Namespace) -> list[str]:
+    """The ``dtgkit demo`` arguments that reproduce a demo run."""
+    out = ["demo", "--out", str(args.out), "--seed", str(args.seed)]
+    if args.quick:
+        out.append("--quick")
+    for flag in ("epochs", "finetune_epochs", "batch_size", "max_steps", "data_root"):
+        v = getattr(args, flag)
+        if v:
+            out += [f"--{flag.replace('_', '-')}", str(v)]
+    if args.teacher_size != -1:
+        out += ["--teacher-size", str(args.teacher_size)]
+    if args.offline_source != "teacher-knn":
+        out += ["--offline-source", args.offline_source]
+    for o in args.overrides:
+        out += ["--set", o]
+    return out
