@@ -41,6 +41,7 @@ from dtgkit.config import VOLATILE_KEYS, Config, apply_overrides, validate
 from dtgkit.dtg import weighting as W
 from dtgkit.experiments.resources import cpu_seconds
 from dtgkit.experiments.teachers import offline_weights
+from dtgkit.files import write_text_atomic
 from dtgkit.metrics import METRICS
 from dtgkit.train import distributed as D
 from dtgkit.train import engine as E
@@ -256,9 +257,7 @@ def _finish(row: dict[str, Any], test: dict | None, run_root: Path, done: Path) 
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=1, default=str) + "\n")
 
 
 def run_arms(base: Config, arms: Sequence[Arm], out_dir: str | os.PathLike, seeds: Sequence[int], *,

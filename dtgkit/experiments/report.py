@@ -34,6 +34,7 @@ from dtgkit.experiments.suites import (
     publish_run_files,
 )
 from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
+from dtgkit.files import write_text_atomic
 from dtgkit.metrics import METRIC_NAMES, METRICS
 from dtgkit.viz.plots import DPI
 from dtgkit.viz.results import plot_accuracy_bars, plot_efficiency, plot_loss_curves
@@ -142,9 +143,7 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
         w.writerow(out)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buf.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, buf.getvalue())
     return str(path)
 
 
@@ -342,10 +341,9 @@ def write_claims(results: str | Path = RESULTS) -> tuple[str, Path]:
         raise FileNotFoundError(f"no suite results under {results}: run `dtgkit ablate --suite NAME`")
     md = claims_markdown(claims)
     path = Path(results) / "claims.md"
-    path.write_text("# Which of the paper's claims hold on SynthActions\n\n" + md + "\n\n"
-                    "Verdict: *holds* = A beat B in every seed; *contradicted* = B beat A in "
-                    "every seed; *inconclusive* = mixed seeds (fine-tune acc@1, test split, %).\n",
-                    encoding="utf-8")
+    write_text_atomic(path, "# Which of the paper's claims hold on SynthActions\n\n" + md + "\n\n"
+                      "Verdict: *holds* = A beat B in every seed; *contradicted* = B beat A in "
+                      "every seed; *inconclusive* = mixed seeds (fine-tune acc@1, test split, %).\n")
     return md, path
 
 
@@ -369,7 +367,7 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
     csv_path = write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
     md = suite_markdown(args, result["cfg"], rows, summary, metrics, result["teachers"], result["resources"])
     md_path = results / f"{args.suite}.md"
-    md_path.write_text(md, encoding="utf-8")
+    write_text_atomic(md_path, md)
     published = publish_run_files(rows, results / "run_files" / args.suite, seed=args.seed0)
     return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published}
 
@@ -503,7 +501,7 @@ def demo_report(out: Path, cfg: Config, args: argparse.Namespace, rows: list[dic
         fig.savefig(out / name, dpi=DPI)
         figs[name] = name
     write_csv(rows, out / "results.csv")
-    (out / "resources.json").write_text(json.dumps(res, indent=1) + "\n")
+    write_text_atomic(out / "resources.json", json.dumps(res, indent=1) + "\n")
     m = machine_info()
     reused = [r["label"] for r in rows if r.get("reused")]
     dtg_row = next((r for r in rows if r["arm"] == "dtg-all-offline"), {})
@@ -584,7 +582,7 @@ def demo_report(out: Path, cfg: Config, args: argparse.Namespace, rows: list[dic
               "## Reproduce", "", "```", "dtgkit " + " ".join(demo_argv(args)), "```", "",
               f"Run folders (configs, `metrics.jsonl`, checkpoints, `results.json`): {folders}.", ""]
     path = out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
     return str(path)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from dtgkit.config import Config
 from dtgkit.data.synth import ensure_synth
 from dtgkit.dtg import weighting as W
+from dtgkit.files import write_text_atomic
 from dtgkit.metrics import loo_knn_accuracy
 from dtgkit.models.teacher_training import train_teacher
 from dtgkit.models.teachers import SYNTH_TEACHER_DIR, create_teacher
@@ -140,7 +141,7 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
             say(f"teacher kNN proxy: {spec}: {acc:.2f}% on {len(labels)} training videos "
                 f"({time.perf_counter() - t0:.0f} s)")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cache, indent=1) + "\n")
+        write_text_atomic(path, json.dumps(cache, indent=1) + "\n")
     return {s: float(cache[f"{s}|{key}"]) for s in specs}
 
 
