@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,7 @@ from dtgkit.data.splits import (  # re-exported: the records the datasets read
     read_class_index,
 )
 from dtgkit.data.transforms import to_clip_tensor
-from dtgkit.data.video import VideoDecodeError, open_video
+from dtgkit.data.video import VideoDecodeError, VideoReader, open_video
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ __all__ = [
     "load_class_folders", "load_hmdb51", "load_list_file", "load_records", "load_ucf101",
     "parse_group", "read_class_index", "read_skip_log",
 ]
+
+#: videos a dataset keeps open per process (see :class:`VideoDatasetBase`)
+OPEN_READERS = 8
 
 # --------------------------------------------------------------------------- datasets
 
@@ -90,6 +95,14 @@ class VideoDatasetBase(Dataset):
     main process's copies stay empty. Give ``skip_log_dir`` to have every process append to
     ``skip_log_dir/skips-<pid>.tsv`` and ``short-<pid>.tsv``; :meth:`skip_report` and
     :meth:`short_report` merge them.
+
+    Open videos: each process (the main one, or a DataLoader worker) keeps its last
+    ``open_readers`` readers open (least recently used closed first), so a video met again is
+    read by seeking in it, not by opening it again (decord re-reads the container's index and
+    decodes a frame on every open). It pays off when videos come back to the same worker
+    (small sets, several clips per video, persistent workers across epochs); on a large
+    shuffled set it rarely hits and costs nothing. The readers never cross a process boundary
+    (a forked worker starts with none; pickling drops them). ``open_readers=0`` opens per item.
     """
 
     def __init__(
@@ -101,6 +114,7 @@ class VideoDatasetBase(Dataset):
         max_retries: int = 50,
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
+        open_readers: int = OPEN_READERS,
     ) -> None:
         if len(records) == 0:
             raise ValueError("the dataset has no records")
@@ -116,6 +130,39 @@ class VideoDatasetBase(Dataset):
         self.short: dict[str, str] = {}
         self._warned: set[str] = set()
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self.open_readers = max(0, int(open_readers))
+        self._readers: OrderedDict[int, VideoReader] = OrderedDict()  # record index -> reader
+        self._readers_pid = os.getpid()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_readers"] = OrderedDict()  # open files stay in the process that opened them
+        return state
+
+    def close_readers(self) -> None:
+        """Close the videos this process keeps open (they reopen on demand)."""
+        while self._readers:
+            self._readers.popitem()[1].close()
+
+    @contextmanager
+    def _reader(self, index: int) -> Iterator[VideoReader]:
+        """The open reader of record ``index``: this process's kept one, or a new one, kept
+        afterwards (LRU of ``open_readers``); a reader that raised is closed, not kept."""
+        if self._readers_pid != os.getpid():  # a forked worker: the parent's readers stay its
+            self._readers, self._readers_pid = OrderedDict(), os.getpid()
+        reader = self._readers.pop(index, None) or self._open(index)
+        try:
+            yield reader
+        except BaseException:
+            reader.close()
+            raise
+        self._note_short(index, reader)  # a read may have found an undecodable tail
+        if self.open_readers == 0:
+            reader.close()
+            return
+        self._readers[index] = reader  # most recently used last
+        while len(self._readers) > self.open_readers:
+            self._readers.popitem(last=False)[1].close()
 
     def __len__(self) -> int:
         return len(self.records)
@@ -167,6 +214,8 @@ class VideoDatasetBase(Dataset):
         frames = reader.get_frames(unique)  # U x H x W x 3
         if frames.ndim != 4 or len(frames) != len(unique):
             raise _BadVideo(f"asked for {len(unique)} frames, got shape {tuple(frames.shape)}")
+        if len(unique) == len(indices) and (unique == indices).all():
+            return frames  # sorted, no repeats (TSN on a long enough video): no copy
         return frames[inverse.reshape(-1)]
 
     def _num_frames(self, reader) -> int:
@@ -176,10 +225,14 @@ class VideoDatasetBase(Dataset):
 
     def _open(self, index: int):
         reader = open_video(self.records[index].path, backend=self.backend, **self.reader_options)
+        self._note_short(index, reader)
+        return reader
+
+    def _note_short(self, index: int, reader: VideoReader) -> None:
+        """Record a short video once, whether found on open or while reading."""
         short = reader.short_reason
         if short and reader.path not in self.short:
             self._record_short(index, short)
-        return reader
 
     def _load(self, index: int) -> tuple:
         raise NotImplementedError
@@ -271,6 +324,7 @@ class ClipDataset(VideoDatasetBase):
         skip_log_dir: folder for per-process skip logs (see :class:`VideoDatasetBase`).
         reader_options: extra keyword arguments of :func:`~dtgkit.data.video.open_video`
             (``verify``, frame-folder ``template`` ...).
+        open_readers: videos kept open per process (see :class:`VideoDatasetBase`).
 
     ``__getitem__`` returns ``(clip, label, index)``: clip float32 T x 3 x H x W in [0, 1]
     (T = num_segments, or num_segments * clip_len for dense), label int (-1 if unlabeled).
@@ -291,6 +345,7 @@ class ClipDataset(VideoDatasetBase):
         max_retries: int = 50,
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
+        open_readers: int = OPEN_READERS,
     ) -> None:
         super().__init__(
             records,
@@ -299,6 +354,7 @@ class ClipDataset(VideoDatasetBase):
             max_retries=max_retries,
             skip_log_dir=skip_log_dir,
             reader_options=reader_options,
+            open_readers=open_readers,
         )
         if sampling not in ("tsn", "dense"):
             raise ValueError(f"sampling must be 'tsn' or 'dense', got {sampling!r}")
@@ -342,13 +398,13 @@ class ClipDataset(VideoDatasetBase):
         Opens the video to read its frame count. Returns int64 (T,).
         """
         rng, _ = self._seeds(index, epoch)
-        with self._open(index) as reader:
+        with self._reader(index) as reader:
             return self.frame_indices(self._num_frames(reader), rng)
 
     def _load(self, index: int) -> tuple[torch.Tensor, int, int]:
         record = self.records[index]
         rng, torch_seed = self._seeds(index)
-        with self._open(index) as reader:
+        with self._reader(index) as reader:
             indices = self.frame_indices(self._num_frames(reader), rng)
             frames = self._read_frames(reader, indices)  # T x H x W x 3 uint8
         (clip,) = self._augment([(self.transform, frames)], torch_seed)  # T x 3 x S x S
@@ -377,7 +433,7 @@ class PairDataset(VideoDatasetBase):
         train: random frame positions (True) or deterministic ones (False).
         return_indices: also return the guidance frame indices, for teachers whose per-frame
             features are cached (they index frames as decoded by ``backend``).
-        max_retries, skip_log_dir, reader_options: see :class:`ClipDataset`.
+        max_retries, skip_log_dir, reader_options, open_readers: see :class:`ClipDataset`.
 
     ``__getitem__`` returns ``(anchor T x 3 x H x W, guidance T x 3 x H x W, index, label)``,
     label -1 for unlabeled records, plus ``guidance_idx`` int64 (T,) when ``return_indices``.
@@ -398,6 +454,7 @@ class PairDataset(VideoDatasetBase):
         max_retries: int = 50,
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
+        open_readers: int = OPEN_READERS,
     ) -> None:
         super().__init__(
             records,
@@ -406,6 +463,7 @@ class PairDataset(VideoDatasetBase):
             max_retries=max_retries,
             skip_log_dir=skip_log_dir,
             reader_options=reader_options,
+            open_readers=open_readers,
         )
         if mode not in PAIR_MODES:
             raise ValueError(f"mode must be one of {PAIR_MODES}, got {mode!r}")
@@ -438,7 +496,7 @@ class PairDataset(VideoDatasetBase):
         ``epoch`` defaults to the current one. Opens the video to read its frame count.
         """
         rng, _ = self._seeds(index, epoch)
-        with self._open(index) as reader:
+        with self._reader(index) as reader:
             return self.frame_indices(self._num_frames(reader), rng)
 
     def guidance_indices(self, index: int, epoch: int | None = None) -> np.ndarray:
@@ -448,7 +506,7 @@ class PairDataset(VideoDatasetBase):
     def _load(self, index: int) -> tuple:
         record = self.records[index]
         rng, torch_seed = self._seeds(index)
-        with self._open(index) as reader:
+        with self._reader(index) as reader:
             a_idx, g_idx = self.frame_indices(self._num_frames(reader), rng)
             frames = self._read_frames(reader, np.concatenate([a_idx, g_idx]))  # 2T x H x W x 3
             # a reader that found an undecodable tail clamps to its last good frame: say so

@@ -5,6 +5,14 @@ draws one set of random parameters per call: every frame of a clip gets the same
 same flip (the paper, Sec. 3.1: "random cropping the T images of a sparse image sequence").
 Two views of a pair are two separate calls, so they are augmented independently.
 
+Speed (``dtgkit bench loader``): the training transform crops the decoded uint8 frames before
+its one resize per clip (a view of decord's ``T x H x W x 3`` buffer, which is channels-last, so
+torch's uint8 antialiased resize runs on it without a copy), flips the 112 px result, and turns
+it into a contiguous float clip in one conversion. It calls the v2 functionals directly with
+the parameters ``v2.RandomResizedCrop`` / ``v2.RandomHorizontalFlip`` draw, in their order:
+the same random numbers and the same pixels as the ``v2.Compose`` pipeline (a test checks it),
+without its per-call dispatch, which costs more than the resize on a 112 px clip.
+
 Outputs are float32 in [0, 1] and are NOT normalised: every network (student or teacher)
 applies its own mean / std inside its forward (see the shared contracts).
 """
@@ -17,12 +25,14 @@ import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
 
 # MoCo-v2's crop range; the paper only says "random cropping". Aspect ratio as torchvision.
 DEFAULT_SCALE: tuple[float, float] = (0.2, 1.0)
 DEFAULT_RATIO: tuple[float, float] = (3.0 / 4.0, 4.0 / 3.0)
 # Test-time short side = size * 8/7 (TSN / mmaction2: resize to 256, centre crop 224; 128 -> 112).
 TEST_RESIZE_RATIO = 8.0 / 7.0
+FLIP_P = 0.5  # horizontal flip probability in training
 
 
 def _as_video(frames: np.ndarray | torch.Tensor) -> tv_tensors.Video:
@@ -77,14 +87,15 @@ class ClipTransform:
         if self.resize < min_side:
             raise ValueError(f"resize ({self.resize}) must be >= the crop size ({size})")
         if self.train:
-            ops: list[v2.Transform] = [
-                v2.RandomResizedCrop(size, scale=self.scale, ratio=self.ratio, antialias=True)
-            ]
+            self._crop = v2.RandomResizedCrop(size, scale=self.scale, ratio=self.ratio,
+                                              antialias=True)
+            ops: list[v2.Transform] = [self._crop]
             if self.flip:
-                ops.append(v2.RandomHorizontalFlip(p=0.5))
+                ops.append(v2.RandomHorizontalFlip(p=FLIP_P))
         else:
             ops = [v2.Resize(self.resize, antialias=True), v2.CenterCrop(size)]
         ops.append(v2.ToDtype(torch.float32, scale=True))
+        #: the same transform as one v2 pipeline (the reference of the direct train path)
         self.pipeline = v2.Compose(ops)
 
     def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -96,8 +107,17 @@ class ClipTransform:
         Returns:
             float32 tensor T x 3 x S x S in [0, 1] (S x S is ``size``).
         """
-        clip = self.pipeline(_as_video(frames))  # T x 3 x S x S float32
-        return clip.as_subclass(torch.Tensor).contiguous()
+        if not self.train:
+            clip = self.pipeline(_as_video(frames))  # T x 3 x S x S float32
+            return clip.as_subclass(torch.Tensor).contiguous()
+        video = _as_video(frames).as_subclass(torch.Tensor)  # T x 3 x H x W uint8, a view
+        box = self._crop.make_params([video])  # the draws of v2.RandomResizedCrop
+        clip = TF.resized_crop(video, **box, size=self._crop.size,
+                               antialias=True)  # T x 3 x S x S uint8: crop (a view), one resize
+        if self.flip and torch.rand(1) < FLIP_P:  # v2.RandomHorizontalFlip's draw
+            clip = clip.flip(-1)
+        # ToDtype(scale=True) is .to(float32).mul_(1 / 255); one pass to a contiguous layout
+        return clip.to(torch.float32, memory_format=torch.contiguous_format).mul_(1.0 / 255)
 
     def __repr__(self) -> str:
         if self.train:

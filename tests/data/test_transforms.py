@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from skimage import data as skdata
+from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as TF
 
 from dtgkit.data.transforms import ClipTransform, clip_transform, to_clip_tensor
@@ -111,3 +112,21 @@ def test_picklable_for_workers():
     clone = pickle.loads(pickle.dumps(transform))
     assert isinstance(clone, ClipTransform) and repr(clone) == repr(transform)
     assert "scale=(0.5, 1.0)" in repr(transform)
+
+
+@pytest.mark.parametrize("flip", [True, False])
+def test_train_path_gives_the_pixels_of_the_v2_pipeline(photo, flip):
+    """The direct train path (crop view -> one uint8 resize -> flip -> float) draws the same
+    random numbers as ``v2.Compose`` and gives bit-identical clips, for frames from a numpy
+    buffer (channels-last views, as decoders give them) and from a torch tensor."""
+    frames = _brightness_clip(photo, 4, 9)  # 4 x 300 x 451 x 3
+    transform = clip_transform(112, train=True, flip=flip)
+    for seed in range(12):
+        torch.manual_seed(seed)
+        fast = transform(frames)
+        after_fast = torch.rand(1)  # the generator advanced by the same draws
+        torch.manual_seed(seed)
+        ref = transform.pipeline(tv_tensors.Video(torch.from_numpy(frames).permute(0, 3, 1, 2)))
+        assert torch.rand(1) == after_fast
+        assert torch.equal(fast, ref.as_subclass(torch.Tensor)), f"seed {seed}"
+        assert fast.is_contiguous() and fast.dtype == torch.float32
