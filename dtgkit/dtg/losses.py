@@ -14,10 +14,12 @@ import torch.nn.functional as F
 # Value given to the logits of masked negatives: exp(-1e4 - max) is exactly 0 in every float
 # dtype, and a finite value keeps 0 * value (in gradients) free of NaN. Real logits are >= -1/tau.
 MASK_VALUE = -1.0e4
-# Logits per block of the fused InfoNCE (N anchors x QUEUE_BLOCK_LOGITS / N queue rows): a block
-# (2 MiB in float32) stays in the CPU's cache while it is used, instead of N x K going through
-# memory; blocks of 1-4 MiB measured alike on the 2-core machine, 8 MiB and more slower.
-QUEUE_BLOCK_LOGITS = 1 << 19
+# Logits per block of the fused InfoNCE (N anchors x QUEUE_BLOCK_LOGITS / N queue rows): blocks
+# bound its memory to 64 MiB of float32 logits (N 256 x K 65536 is one block). Cache-sized
+# blocks (2 MiB) ran at 0.8x the N x K matmul on one idle core (1.2x for one block), but each
+# block costs a handful of parallel regions whose thread wake-ups dominate on shared cores: at 2
+# threads on the loaded 2-core machine 32 blocks took 2.2 s, one block 0.35 s (matmul 0.3 s).
+QUEUE_BLOCK_LOGITS = 1 << 24
 
 
 def info_nce_logits(
@@ -179,8 +181,8 @@ def info_nce_queue(
 
     * 1/tau is folded into the anchor, so each logit is written once, by the product;
     * ``l_pos = a.g+`` is computed apart, and ``logsumexp`` runs over ``[l_pos, a @ Q.T]``
-      without concatenating, block by block over the queue (a running max and sum, as in
-      flash attention), so each block of logits is used while it is in the cache;
+      without concatenating, in place on the product's output, block by block over the queue
+      when N x K is large (a running max and sum, as in flash attention);
     * the gradient of Eq. 2 needs ``softmax @ Q``: when a gradient is wanted it is summed in
       the same pass, so ``backward`` costs O(N x D) and keeps neither an N x K tensor nor a
       copy of the queue: the queue may be updated in place before ``backward`` (MoCo's order).
@@ -233,9 +235,10 @@ class _QueueInfoNCE(torch.autograd.Function):
         if want_rows:
             real_sum, above = pos.new_zeros(N), pos.new_zeros(N)  # N, N
             top, real_max = pos.new_full((N,), ninf), pos.new_full((N,), ninf)  # N, N
-            # valid as a weight (sum) and an additive bias (max): float passes, no bool ops
-            v_w = valid.to(dt) if valid is not None else None  # K
-            v_bias = torch.where(valid, 0.0, ninf).to(dt) if valid is not None else None  # K
+            # a full queue (the usual case) needs no selection: the sum and max of every logit
+            # (where(all True) gives the same numbers; looked up on the CPU only: no device sync)
+            if valid is not None and valid.device.type == "cpu" and bool(valid.all()):
+                valid = None
         for j in range(0, K, block):
             q = queue[j:j + block].to(a.dtype)  # q: B x D
             logit = (a @ q.t()).to(dt)  # logit: N x B
@@ -245,16 +248,15 @@ class _QueueInfoNCE(torch.autograd.Function):
             blk_max = logit.amax(dim=1)  # N
             if want_rows:
                 top = torch.maximum(top, blk_max)
-                if m is not None:  # real = valid and unmasked
-                    keep = ~m if valid is None else ~m & valid[j:j + block]  # N x B
-                    real_sum += torch.where(keep, logit, 0.0).sum(dim=1)
-                elif v_w is not None:
-                    real_sum += logit @ v_w[j:j + block]
-                else:
+                if m is None and valid is None:  # every negative is real and unmasked
                     real_sum += logit.sum(dim=1)
-                # masked logits are MASK_VALUE: below any real one (rows with none are reset)
-                real_max = torch.maximum(real_max, blk_max if v_bias is None else
-                                         (logit + v_bias[j:j + block]).amax(dim=1))
+                    real_max = torch.maximum(real_max, blk_max)
+                else:  # real = valid and unmasked
+                    keep = valid[j:j + block].expand_as(logit) if valid is not None else ~m
+                    if m is not None and valid is not None:
+                        keep = keep & ~m  # N x B
+                    real_sum += torch.where(keep, logit, 0.0).sum(dim=1)
+                    real_max = torch.maximum(real_max, torch.where(keep, logit, ninf).amax(dim=1))
                 if want_above:
                     ge = logit >= pos[:, None]  # N x B, ties count against the positive
                     above += (ge & ~m if m is not None else ge).sum(dim=1)

@@ -130,7 +130,9 @@ def test_info_nce_queue_edge_cases_match_the_logits():
     q = F.normalize(torch.randn(5, 4, dtype=torch.float64), dim=1)
     cases = [(q[:0], None, None),  # K = 0: only the positive
              (q, torch.ones(3, 5, dtype=torch.bool), None),  # every negative masked
-             (q, None, torch.zeros(5, dtype=torch.bool))]  # no real entry yet
+             (q, None, torch.zeros(5, dtype=torch.bool)),  # no real entry yet
+             (q, None, torch.ones(5, dtype=torch.bool)),  # a full queue
+             (q, torch.eye(3, 5, dtype=torch.bool), torch.ones(5, dtype=torch.bool))]
     for queue, mask, valid in cases:
         out = info_nce_queue(a, g, queue, 0.1, mask, valid=valid, ranks=True, block=2)
         logits = info_nce_logits(a, g, queue, 0.1, mask)
