@@ -8,13 +8,18 @@ the machine they came from (``platform`` and core count in the JSON).
 Suites:
     loader    clips/s of sampling + decoding + augmentation (``ClipDataset`` in a DataLoader)
               against the raw decode throughput of the same backend on the same files.
-    queue     enqueue + logits for a K x d queue against the matrix product alone.
+    queue     the InfoNCE queue step (logits + loss + enqueue) for a K x d queue against the
+              matrix product alone; forward, and forward + backward against the product and
+              its backward.
     teachers  teacher features for a guidance clip, live vs. from the feature cache.
     cache     building the teacher cache (decode + teacher, batched across videos) vs. the
               teacher's batched forward on random frames.
     step      one training step of DTG (live / cached teachers) against a supervised step of
               the same student and batch, and against supervised step + teacher forward.
     memory    peak RSS of the process after the suites that ran.
+
+Each suite's goals (:data:`GOALS`, issue #15) are printed under its table beside the measured
+ratio, a miss marked ``MISSED``, and stored in the JSON under ``goals``.
 """
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ import os
 import resource
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -34,6 +40,56 @@ import torch
 from dtgkit.experiments.resources import machine_info
 
 SUITES = ("loader", "queue", "teachers", "cache", "step")
+
+
+class Goal(NamedTuple):
+    """A goal on one ratio of a suite: ``metric op value`` for the rows matching ``where``."""
+
+    suite: str
+    metric: str
+    op: str  # "<=" or ">="
+    value: float
+    where: tuple[tuple[str, object], ...] = ()  # (key, value) pairs a row must have
+
+    def met(self, measured: float) -> bool:
+        return measured <= self.value if self.op == "<=" else measured >= self.value
+
+
+#: the goals of issue #15 on this 2-core CPU machine class
+GOALS = (
+    Goal("loader", "loader_vs_raw", ">=", 0.95, (("backend", "decord"), ("workers", 0))),
+    Goal("loader", "loader_vs_raw", ">=", 1.6, (("backend", "decord"), ("workers", 2))),
+    Goal("queue", "queue_step_vs_matmul", "<=", 1.5),
+    Goal("cache", "cache_vs_forward", ">=", 0.8),
+    Goal("step", "cached_vs_supervised", "<=", 1.15),
+    Goal("step", "live_vs_supervised_plus_teacher", "<=", 1.05),
+)
+
+
+def check_goals(suite: str, rows: list[dict], goals: Sequence[Goal] = GOALS) -> list[dict]:
+    """Each goal of ``suite`` against each matching row: one dict per (goal, row) with the
+    measured value and ``met``; rows without the metric (skipped backends) are left out."""
+    out = []
+    for goal in (g for g in goals if g.suite == suite):
+        for row in rows:
+            if any(row.get(k) != v for k, v in goal.where) or goal.metric not in row:
+                continue
+            value = float(row[goal.metric])
+            out.append({"suite": suite, "metric": goal.metric, "where": dict(goal.where),
+                        "op": goal.op, "goal": goal.value, "value": value,
+                        "met": goal.met(value)})
+    return out
+
+
+def format_goals(checked: list[dict]) -> str:
+    """One line per checked goal: the goal beside the ratio, a miss marked ``MISSED``."""
+    lines = []
+    for c in checked:
+        where = ", ".join(f"{k}={v}" for k, v in c["where"].items())
+        what = f"{c['metric']}{f' ({where})' if where else ''}"
+        lines.append(f"goal  {what} {c['op']} {c['goal']:g}: {c['value']:.3g}  "
+                     f"{'met' if c['met'] else 'MISSED'}")
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -95,17 +151,24 @@ def bench_loader(
     size: int = 112,
     clips: int = 48,
     batch_size: int = 8,
+    prefetch_factor: int = 4,
 ) -> list[dict]:
     """Loader throughput vs. raw decode throughput, per backend and worker count.
 
-    Raw decode = ``open_video(path).get_frames(tsn_indices(...))`` in a loop (one process).
-    Loader = ``ClipDataset`` (TSN train sampling, random resized crop + flip to ``size``) in a
-    ``DataLoader`` with ``workers`` processes, timed over ``clips`` clips after one warm-up
-    batch (worker start-up excluded, as it happens once per run).
+    Raw decode = ``open_video(path).get_frames(tsn_indices(...))`` in a loop (one process, one
+    open per clip, as a plain per-clip loop does). Decode only = the same frames from readers
+    opened once per file (what decoding alone costs). Loader = ``ClipDataset`` (TSN train
+    sampling, random resized crop + flip to ``size``) in a ``DataLoader`` with ``workers``
+    processes (persistent, ``prefetch_factor`` batches each, pinned memory only on CUDA), timed
+    over ``clips`` clips after one warm-up pass (worker start-up excluded, as it happens once
+    per run). The dataset keeps its last videos open per worker
+    (:class:`~dtgkit.data.datasets.VideoDatasetBase`), so on these few files it opens less
+    often than the raw loop: ``loader_vs_decode_only`` shows the loader against decoding alone.
 
     Returns:
-        One row per (backend, workers): clips/s of raw decode and of the loader, and their
-        ratio (``loader_vs_raw``; 1.0 = the loader adds nothing on top of decoding).
+        One row per (backend, workers): clips/s of raw decode, of decode only and of the
+        loader, and the ratios ``loader_vs_raw`` (1.0 = the loader adds nothing on top of a
+        per-clip open + decode) and ``loader_vs_decode_only``.
     """
     from torch.utils.data import DataLoader
 
@@ -132,12 +195,24 @@ def bench_loader(
                 with open_video(files[i % len(files)], backend) as reader:
                     reader.get_frames(tsn_indices(reader.num_frames, num_segments, train=True, rng=rng))
 
+        readers = [open_video(f, backend) for f in files]
+
+        def decode_only(rng=rng, readers=readers) -> None:
+            for i in range(clips):
+                reader = readers[i % len(readers)]
+                reader.get_frames(tsn_indices(reader.num_frames, num_segments, train=True, rng=rng))
+
         raw_s = best_time(raw, repeats=2)
+        decode_s = best_time(decode_only, repeats=2)
+        for reader in readers:
+            reader.close()
         for w in workers:
             ds = ClipDataset(records, num_segments, train=True, backend=backend,
                              transform=clip_transform(size, train=True))
+            extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if w else {}
             loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=w,
-                                persistent_workers=w > 0, generator=torch.Generator().manual_seed(0))
+                                pin_memory=torch.cuda.is_available(),
+                                generator=torch.Generator().manual_seed(0), **extra)
 
             def run_loader(loader=loader) -> None:
                 seen = 0
@@ -151,8 +226,9 @@ def bench_loader(
             rows.append({
                 "backend": backend, "workers": w, "files": len(files), "clips": clips,
                 "num_segments": num_segments, "size": size,
-                "raw_clips_per_s": clips / raw_s, "loader_clips_per_s": clips / loader_s,
-                "loader_vs_raw": raw_s / loader_s,
+                "raw_clips_per_s": clips / raw_s, "decode_only_clips_per_s": clips / decode_s,
+                "loader_clips_per_s": clips / loader_s, "loader_vs_raw": raw_s / loader_s,
+                "loader_vs_decode_only": decode_s / loader_s,
             })
             del loader
     return rows
@@ -161,15 +237,30 @@ def bench_loader(
 # -------------------------------------------------------------------------------- queue
 def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int = 5,
                 device: str = "cpu") -> list[dict]:
-    """Cost of the queue step (logits + loss + enqueue) against the N x K matrix product alone."""
-    from dtgkit.dtg.losses import info_nce
-    from dtgkit.dtg.queue import GuidanceQueue
+    """The queue step of DTG / MoCo against the N x K matrix product it cannot do without.
+
+    * ``queue_step_vs_matmul`` (the goal): forward, ``info_nce`` (logits + loss, Eq. 2) and
+      ``enqueue``, against ``a @ Q.T`` alone.
+    * ``with_stats_vs_matmul``: the same plus the diagnostics a training step logs (instance
+      accuracy, positive / negative / hard-negative similarity of real entries) on the full
+      queue of steady state.
+    * ``train_vs_matmul_train``: forward + backward of the loss, against the product's own
+      forward + backward (``a @ Q.T`` and the gradient's N x K x d product): the least any
+      InfoNCE over K negatives must compute.
+    * ``plain_vs_matmul``: the unfused reference (``info_nce_loss(info_nce_logits(...))``,
+      which writes the N x (1+K) logits and log-softmax) with ``enqueue``, for comparison.
+    """
+    from dtgkit.dtg.losses import info_nce, info_nce_logits, info_nce_loss, info_nce_queue
+    from dtgkit.dtg.queue import GuidanceQueue, contrast_stats
 
     dev = _device(device)
     torch.manual_seed(0)
     queue = GuidanceQueue(dim, K).to(dev)
+    queue.enqueue(torch.randn(K, dim, device=dev))  # full, as after the first K / N steps
     a = torch.nn.functional.normalize(torch.randn(batch, dim, device=dev), dim=1)  # a: N x d
     g = torch.nn.functional.normalize(torch.randn(batch, dim, device=dev), dim=1)  # g: N x d
+    a_grad = a.clone().requires_grad_(True)  # a: N x d, a leaf that takes a gradient
+    grad_logits = torch.randn(batch, K, device=dev)  # N x K, the upstream gradient of the product
     vid = torch.arange(batch, device=dev)
 
     def matmul() -> None:
@@ -181,10 +272,41 @@ def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int =
         queue.enqueue(g, vid)
         _sync(dev)
 
+    def step_with_stats() -> None:
+        out = info_nce_queue(a, g, queue.feats, 0.07, valid=queue.valid_mask())
+        out.loss.mean(), contrast_stats(out.rows, 0.07)
+        queue.enqueue(g, vid)
+        _sync(dev)
+
+    def plain() -> None:
+        info_nce_loss(info_nce_logits(a, g, queue.feats, 0.07))
+        queue.enqueue(g, vid)
+        _sync(dev)
+
+    def matmul_train() -> None:
+        (a_grad @ queue.feats.t()).backward(grad_logits)  # N x K, then dL/da = G @ Q
+        a_grad.grad = None
+        _sync(dev)
+
+    def train() -> None:
+        loss = info_nce(a_grad, g, queue.feats, 0.07)
+        queue.enqueue(g, vid)  # MoCo's order: before backward
+        loss.backward()
+        a_grad.grad = None
+        _sync(dev)
+
     t_mm = best_time(matmul, repeats)
     t_step = best_time(step, repeats)
-    return [{"device": str(dev), "K": K, "dim": dim, "batch": batch, "matmul_ms": 1e3 * t_mm,
-             "queue_step_ms": 1e3 * t_step, "queue_step_vs_matmul": t_step / t_mm}]
+    t_stats = best_time(step_with_stats, repeats)
+    t_mm_train = best_time(matmul_train, repeats)
+    t_train = best_time(train, repeats)
+    t_plain = best_time(plain, max(1, repeats // 2))
+    return [{"device": str(dev), "K": K, "dim": dim, "batch": batch,
+             "threads": torch.get_num_threads(), "matmul_ms": 1e3 * t_mm,
+             "queue_step_ms": 1e3 * t_step, "queue_step_vs_matmul": t_step / t_mm,
+             "with_stats_vs_matmul": t_stats / t_mm, "matmul_train_ms": 1e3 * t_mm_train,
+             "train_ms": 1e3 * t_train, "train_vs_matmul_train": t_train / t_mm_train,
+             "plain_vs_matmul": t_plain / t_mm}]
 
 
 # ----------------------------------------------------------------------- teachers / step
@@ -394,8 +516,12 @@ def run_bench(suites: list[str], quick: bool = False, out: str | None = None) ->
         else:
             raise ValueError(f"unknown bench suite {name!r}; choose from {SUITES}")
         result["suites"][name] = rows
+        checked = [] if quick else check_goals(name, rows)  # goals are for the full sizes
+        result.setdefault("goals", []).extend(checked)
         print(f"\n== {name}  ({time.perf_counter() - t0:.1f} s)")
         print(format_table(rows))
+        if checked:
+            print(format_goals(checked))
     result["peak_rss_mb"] = peak_rss_mb()
     print(f"\npeak RSS: {result['peak_rss_mb']:.0f} MiB")
     if out:

@@ -47,3 +47,20 @@ def test_loader_suite_reports_an_unusable_optional_backend(monkeypatch):
     assert rows == [{"backend": "torchcodec", "workers": None,
                      "skipped": "torchcodec is not usable here (no FFmpeg)"}]
     assert "skipped" in format_table([{"backend": "decord", "workers": 0}, *rows])
+
+
+def test_goals_are_printed_beside_the_ratio_and_misses_marked():
+    from dtgkit.bench import GOALS, check_goals, format_goals
+
+    rows = [{"backend": "decord", "workers": 0, "loader_vs_raw": 0.97},
+            {"backend": "decord", "workers": 2, "loader_vs_raw": 1.2},
+            {"backend": "pyav", "workers": 0, "loader_vs_raw": 0.5},  # no goal for PyAV
+            {"backend": "torchcodec", "workers": None, "skipped": "not installed"}]
+    checked = check_goals("loader", rows)
+    assert [(c["where"]["workers"], c["met"]) for c in checked] == [(0, True), (2, False)]
+    text = format_goals(checked)
+    assert "loader_vs_raw (backend=decord, workers=0) >= 0.95: 0.97  met" in text
+    assert "loader_vs_raw (backend=decord, workers=2) >= 1.6: 1.2  MISSED" in text
+    queue = check_goals("queue", [{"queue_step_vs_matmul": 1.6}])
+    assert queue[0]["goal"] == 1.5 and not queue[0]["met"]
+    assert {g.suite for g in GOALS} <= {"loader", "queue", "teachers", "cache", "step"}
