@@ -105,6 +105,23 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> fl
     return min(times)
 
 
+def best_times(fns: dict[str, Callable[[], object]], repeats: int = 3,
+               warmup: int = 1) -> dict[str, float]:
+    """Best wall time in seconds of each of ``fns`` over ``repeats`` rounds, after ``warmup``
+    rounds; each round runs every function once, in turn, so that a burst of other work on a
+    shared machine falls on all of them alike instead of on one."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def _device(spec: str) -> torch.device:
     """``auto`` -> cuda when available, else cpu; any other spec as given."""
     if spec == "auto":
@@ -295,12 +312,10 @@ def bench_queue(K: int = 65536, dim: int = 128, batch: int = 256, repeats: int =
         a_grad.grad = None
         _sync(dev)
 
-    t_mm = best_time(matmul, repeats)
-    t_step = best_time(step, repeats)
-    t_stats = best_time(step_with_stats, repeats)
-    t_mm_train = best_time(matmul_train, repeats)
-    t_train = best_time(train, repeats)
-    t_plain = best_time(plain, max(1, repeats // 2))
+    t = best_times({"mm": matmul, "step": step, "stats": step_with_stats,
+                    "mm_train": matmul_train, "train": train, "plain": plain}, repeats)
+    t_mm, t_step, t_stats, t_mm_train, t_train, t_plain = (
+        t["mm"], t["step"], t["stats"], t["mm_train"], t["train"], t["plain"])
     return [{"device": str(dev), "K": K, "dim": dim, "batch": batch,
              "threads": torch.get_num_threads(), "matmul_ms": 1e3 * t_mm,
              "queue_step_ms": 1e3 * t_step, "queue_step_vs_matmul": t_step / t_mm,
@@ -469,10 +484,9 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
         opt2.step()
         sync()
 
-    t_sup = best_time(supervised, repeats)
-    t_tea = best_time(teacher_fwd, repeats)
-    t_live = best_time(lambda: dtg(False), repeats)
-    t_cached = best_time(lambda: dtg(True), repeats)
+    t = best_times({"sup": supervised, "tea": teacher_fwd, "live": lambda: dtg(False),
+                    "cached": lambda: dtg(True)}, repeats)
+    t_sup, t_tea, t_live, t_cached = t["sup"], t["tea"], t["live"], t["cached"]
     row = {"device": str(dev), "amp": use_amp, "student": student, "teacher": teacher,
            "batch": batch, "num_segments": num_segments, "size": size,
            "supervised_ms": 1e3 * t_sup, "teacher_ms": 1e3 * t_tea,
@@ -537,6 +551,8 @@ def run_bench(suites: list[str], quick: bool = False, out: str | None = None) ->
 def _cmd_bench(args: argparse.Namespace) -> int:
     suites = list(SUITES) if args.suite == "all" else [args.suite]
     out = args.json or os.path.join(tempfile.gettempdir(), f"dtgkit-bench-{args.suite}.json")
+    if args.threads:
+        torch.set_num_threads(args.threads)  # recorded as machine.torch_threads in the JSON
     run_bench(suites, quick=args.quick, out=out)
     return 0
 
@@ -547,5 +563,8 @@ def add_cli(subparsers) -> None:
     p.add_argument("suite", choices=[*SUITES, "all"], help="which benchmark")
     p.add_argument("--json", help="write the results here (default: a file in the temp folder)")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads of this process (default: torch's, one per core); 1 "
+                        "measures the work itself, free of thread wake-ups on shared cores")
     p.set_defaults(func=_cmd_bench)
 
