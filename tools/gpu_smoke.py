@@ -74,8 +74,8 @@ class Smoke:
 
 
 def markdown(summary: dict) -> str:
-    lines = [f"GPU: {summary['device']} ({summary['memory_gib']} GiB), torch {summary['torch']}, "
-             f"CUDA {summary['cuda']}, {summary['cpus']} CPUs", "",
+    lines = [(f"GPU: {summary['device']} ({summary['memory_gib']} GiB), torch {summary['torch']}, "
+              f"CUDA {summary['cuda']}, {summary['cpus']} CPUs"), "",
              "| stage | status | throughput | peak GPU memory | seconds | notes |",
              "|---|---|---:|---:|---:|---|"]
     for r in summary["stages"]:
@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         pre_dir, ft_dir = out / f"{student}-pretrain", out / f"{student}-finetune"
         shape = f"T={cfg.data.num_segments}, {cfg.data.size} px, batch {args.batch}"
 
-        def run_pretrain(cfg=cfg, epochs=epochs, pre_dir=pre_dir) -> dict:
+        def run_pretrain(cfg=cfg, epochs=epochs, pre_dir=pre_dir, per_epoch=per_epoch,
+                         shape=shape) -> dict:
             first = cfg.copy()
             first.pretrain.epochs = epochs - 1
             pretrain(first, overwrite=True, run_dir=pre_dir)
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             ft.finetune.epochs = 3
             ft.finetune.lr = 0.01
             res = finetune(ft, init=pre_dir, overwrite=True, run_dir=ft_dir).results
-            rate, n = steady_clips_per_s(ft_dir)
+            rate, _ = steady_clips_per_s(ft_dir)
             return {"throughput": f"{rate:.0f} clips/s" if rate else "", "clips_per_s": rate,
                     "acc1": res["test"]["acc1"],
                     "notes": f"{res['steps']} steps, test acc@1 {res['test']['acc1']:.1f} % on "

@@ -119,7 +119,8 @@ class Arm:
 
 #: keys added after runs were recorded: left out of the hash while at these defaults, so a new
 #: option does not orphan finished runs
-_ADDED_LATER = {("dtg", "fusion_scale"): "linear"}
+_ADDED_LATER = {("dtg", "fusion_scale"): "linear", ("run", "deterministic"): False,
+                ("run", "sync_bn"): False}
 
 
 def _hashable(d: dict) -> dict:

@@ -120,8 +120,12 @@ def test_info_nce_logits_fp32_under_autocast():
 
 def test_teacher_cache_batches_across_videos_and_matches_per_video(tmp_path, synth_root):
     """Frames of several videos share a forward; the rows equal one-video-at-a-time batches."""
-    from dtgkit.models.teacher_cache import CachedGuidance, cache_teacher_features, center_crop_resize
     from dtgkit.data.video import open_video
+    from dtgkit.models.teacher_cache import (
+        CachedGuidance,
+        cache_teacher_features,
+        center_crop_resize,
+    )
 
     root = synth_root / "videos"
     teacher = create_teacher("tiny")
