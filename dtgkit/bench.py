@@ -16,10 +16,11 @@ Suites:
               teacher's batched forward on random frames.
     step      one training step of DTG (live / cached teachers) against a supervised step of
               the same student and batch, and against supervised step + teacher forward.
-    memory    peak RSS of the process after the suites that ran.
+    all       every suite above, in that order.
 
-Each suite's goals (:data:`GOALS`, issue #15) are printed under its table beside the measured
-ratio, a miss marked ``MISSED``, and stored in the JSON under ``goals``.
+Every run also reports the peak RSS of the process after the suites that ran. Each suite's goals
+(:data:`GOALS`, issue #15) are printed under its table beside the measured ratio, a miss marked
+``MISSED``, and stored in the JSON under ``goals``.
 """
 from __future__ import annotations
 
@@ -558,7 +559,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_cli(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="measure loader / queue / teacher / step speed",
+    p = subparsers.add_parser("bench", help=f"measure speed: {' | '.join([*SUITES, 'all'])}",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("suite", choices=[*SUITES, "all"], help="which benchmark")
     p.add_argument("--json", help="write the results here (default: a file in the temp folder)")

@@ -13,6 +13,7 @@ import sys
 #: sub-command -> the module whose ``add_cli`` adds it, in data-flow order. Only the module of
 #: the command being run is imported (torch-heavy modules stay unloaded for the others).
 COMMANDS = {
+    "config": "dtgkit.config",
     "synth": "dtgkit.data.synth",
     "check-videos": "dtgkit.data.check_videos",
     "teachers": "dtgkit.models.teachers",

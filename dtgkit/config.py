@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import json
 import math
 import os
 import typing
@@ -79,6 +80,7 @@ class DTGConfig:
     """The guidance: teachers, queue, loss, weighting (Sec. 3.2-3.4, Eq. 1-3)."""
 
     method: str = "dtg"             #: dtg | distinit-l1 | distinit-ce | moco | none
+    #: frozen image teachers, one spec each (`dtgkit teachers` lists the kinds, e.g. synth:scenes)
     teachers: list[str] = field(default_factory=lambda: ["imagenet-efficientnet-lite0"])
     weighting: str = "uniform"      #: uniform | fixed | offline | online1 | online2
     weights: list[float] = field(default_factory=list)   #: fixed weights (normalised)
@@ -104,13 +106,14 @@ class DTGConfig:
 class OptimConfig:
     """SGD with step decay (Sec. 4.2)."""
 
-    epochs: int = 600
-    batch_size: int = 64
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    epochs: int = 600               #: passes over the training videos
+    batch_size: int = 64            #: clips per optimiser step (the global batch under DDP)
+    lr: float = 0.1                 #: SGD learning rate (the paper's 0.1)
+    momentum: float = 0.9           #: SGD momentum
+    weight_decay: float = 5e-4      #: SGD weight decay (L2)
+    #: epochs at which the lr is multiplied by gamma (step decay)
     milestones: list[int] = field(default_factory=lambda: [300, 500])
-    gamma: float = 0.1
+    gamma: float = 0.1              #: lr factor at each milestone
     lr_scale_batch: bool = False    #: linear scaling rule lr * batch_size / 256
     max_steps_per_epoch: int = 0    #: 0 = the whole epoch
 
@@ -119,9 +122,9 @@ class OptimConfig:
 class RunConfig:
     """Where and how a run executes."""
 
-    out_dir: str = "runs"
+    out_dir: str = "runs"           #: parent folder of the run folders
     name: str = ""                  #: run folder name (default: preset / stage)
-    seed: int = 0
+    seed: int = 0                   #: seeds data order, crops, initial weights and the queue
     device: str = "auto"            #: auto | cpu | cuda | cuda:N | mps
     amp: bool = True                #: mixed precision on CUDA (bf16 where the GPU has it, else fp16)
     channels_last: bool = True      #: on CUDA: channels_last (2D) / channels_last_3d (3D) weights
@@ -147,7 +150,7 @@ class Config:
         default_factory=lambda: OptimConfig(epochs=80, milestones=[30, 60], batch_size=32)
     )
     run: RunConfig = field(default_factory=RunConfig)
-    preset: str = ""
+    preset: str = ""                #: the preset this config started from (a label only)
 
     # ----------------------------------------------------------------- conversions
     def to_dict(self) -> dict[str, Any]:
@@ -537,3 +540,102 @@ def resolve_config(preset: str | None = None, config_file: str | None = None,
     if config_file:
         cfg = load_config(config_file, base=cfg)
     return validate(apply_overrides(cfg, overrides))
+
+
+# ------------------------------------------------------------------ help and `config show`
+@functools.cache
+def field_help(cls) -> dict[str, str]:
+    """Each field of a config dataclass -> its help text, read from the ``#:`` comments of the
+    source (the Sphinx convention: a trailing ``#:`` on the field's line and / or ``#:`` lines
+    just above it; ``#:`` lines right below a field that has its own trailing comment, when the
+    next field has one too, continue the first)."""
+    import ast
+    import inspect
+    import io
+    import textwrap
+    import tokenize
+
+    source = textwrap.dedent(inspect.getsource(cls))
+    comments = {tok.start[0]: tok.string[2:].strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT and tok.string.startswith("#:")}
+    lines = source.splitlines()
+    body = ast.parse(source).body[0].body
+    found = [(n.target.id, n.lineno, n.end_lineno) for n in body
+             if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)]
+    help_: dict[str, list[str]] = {}
+    trailing: dict[str, bool] = {}
+    prev: tuple[str, int] | None = None
+    for name, start, end in found:
+        own = [comments[i] for i in range(start, end + 1) if i in comments]
+        block, i = [], start - 1
+        while i >= 1 and i in comments and lines[i - 1].lstrip().startswith("#:"):
+            block.insert(0, comments[i])
+            i -= 1
+        follows_prev = prev is not None and i == prev[1]
+        if block and own and follows_prev and trailing[prev[0]]:
+            help_[prev[0]].extend(block)  # a continuation of the previous field's comment
+            block = []
+        help_[name] = [*block, *own]
+        trailing[name] = bool(own)
+        prev = (name, end)
+    return {name: " ".join(parts) for name, parts in help_.items()}
+
+
+def describe(cfg: Config) -> list[tuple[str, Any, str]]:
+    """Every key of ``cfg`` as ``(section.key, value, help)``, in declaration order: what
+    ``dtgkit config show`` prints, so that every ``--set`` key can be found."""
+    rows = []
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            helps = field_help(type(value))
+            rows += [(f"{f.name}.{g.name}", getattr(value, g.name), helps.get(g.name, ""))
+                     for g in fields(value)]
+        else:
+            rows.append((f.name, value, field_help(Config).get(f.name, "")))
+    return rows
+
+
+def format_config(cfg: Config, width: int = 100) -> str:
+    """:func:`describe` as text: one ``key = value`` line per key, its help wrapped below."""
+    import textwrap
+
+    out = []
+    section = None
+    for key, value, text in describe(cfg):
+        head = key.split(".")[0] if "." in key else ""
+        if head != section and head:
+            section = head
+            doc = Config.__dataclass_fields__[head].default_factory().__doc__ or ""
+            out.append(f"\n# {head}: {doc.strip().splitlines()[0] if doc.strip() else ''}".rstrip())
+        out.append(f"{key} = {json.dumps(value)}")
+        if text:
+            out += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def _cmd_config_show(args) -> int:
+    cfg = resolve_config(args.preset, args.config, args.overrides)
+    label = f"preset {args.preset}" if args.preset else "the defaults (no preset)"
+    print(f"# dtgkit config: {label}; change a key with --set section.key=value, e.g. "
+          f"--set pretrain.lr=0.05\n")
+    print(format_config(cfg), end="")
+    return 0
+
+
+def add_cli(subparsers) -> None:
+    """Add ``dtgkit config show [--preset P] [--config F] [--set K=V]``."""
+    p = subparsers.add_parser("config", help="show every config key with its value and help",
+                              description="Configs and presets (dtgkit.config).")
+    sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = sub.add_parser("show", help="print every key of a resolved config, its value and help",
+                       description="Print every key (section.key = value) of the config a run "
+                                   "would get from --preset / --config / --set, with its help: "
+                                   "the keys --set accepts.")
+    s.add_argument("--preset", choices=list_presets(), default=None,
+                   help="named preset (default: the paper's defaults)")
+    s.add_argument("--config", metavar="FILE.yaml", default=None, help="YAML config on top of the preset")
+    s.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                   help="override one key, e.g. --set pretrain.lr=0.05 (repeatable)")
+    s.set_defaults(func=_cmd_config_show)

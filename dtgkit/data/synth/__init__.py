@@ -68,12 +68,15 @@ splits, still sets, ``ensure_synth``, ``dtgkit synth``).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
+import re
 import shutil
 import sys
 import time
-from dataclasses import asdict
+import typing
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -467,35 +470,49 @@ def sample_root() -> Path:
 
 
 # ----------------------------------------------------------------------------------- CLI
+def param_help() -> dict[str, str]:
+    """Each :class:`SynthParams` field -> its help text, from the class docstring's ``Args:``
+    (the one place the parameters are described), without its ``Default ...`` sentence."""
+    doc = inspect.cleandoc(SynthParams.__doc__ or "")
+    args = doc.split("Args:", 1)[1] if "Args:" in doc else ""
+    out: dict[str, str] = {}
+    name = None
+    for line in args.splitlines():
+        m = re.match(r"^    (\w+): (.*)$", line)
+        if m:
+            name = m.group(1)
+            out[name] = m.group(2).strip()
+        elif name and line.startswith("        "):
+            out[name] += " " + line.strip()
+    return {k: re.sub(r"\s*Default\b.*$", "", v).replace("``", "").strip() for k, v in out.items()}
+
+
+_METAVARS = {"speed_range": ("LO", "HI"), "still_sizes": ("A", "B", "SCENES")}
+
+
 def add_cli(subparsers: Any) -> None:
-    """Add ``dtgkit synth ROOT [...]``."""
-    d = SynthParams()
+    """Add ``dtgkit synth ROOT [...]``: one flag per :class:`SynthParams` field, with its help
+    and default."""
     sp = subparsers.add_parser(
         "synth",
         help="generate the SynthActions world (videos + stills)",
         description=generate_synth_actions.__doc__.split("\n")[0],
     )
-    sp.add_argument("root", help="output folder")
-    sp.add_argument(
-        "--classes", type=int, default=d.classes, help=f"1..{len(CLASSES)} (default %(default)s)"
-    )
-    sp.add_argument("--videos-per-class", type=int, default=d.videos_per_class)
-    sp.add_argument("--frames", type=int, default=d.frames)
-    sp.add_argument("--size", type=int, default=d.size, help="even (default %(default)s)")
-    sp.add_argument("--seed", type=int, default=d.seed)
-    sp.add_argument("--stills-per-class", type=int, default=d.stills_per_class)
-    sp.add_argument("--clips-per-group", type=int, default=d.clips_per_group)
-    sp.add_argument("--test-groups", type=int, default=None, help="default: 28%% of the groups")
-    sp.add_argument("--noise", type=float, default=d.noise)
-    sp.add_argument(
-        "--speed-range", type=float, nargs=2, default=d.speed_range, metavar=("LO", "HI")
-    )
-    sp.add_argument("--scene-bias", type=float, default=d.scene_bias)
-    sp.add_argument("--jitter", type=float, default=d.jitter)
-    sp.add_argument(
-        "--still-sizes", type=int, nargs=3, default=d.still_sizes, metavar=("A", "B", "SCENES")
-    )
-    sp.add_argument("--crf", type=int, default=d.crf)
+    sp.add_argument("root", help="output folder (UCF101 layout: videos/, splits/, stills/)")
+    helps, hints = param_help(), typing.get_type_hints(SynthParams)
+    for f in fields(SynthParams):
+        hint = hints[f.name]
+        text = helps.get(f.name, "").replace("%", "%%").rstrip(".")
+        kw: dict[str, Any] = {"default": f.default, "help": f"{text} (default %(default)s)"}
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is tuple:
+            kw.update(type=args[0], nargs=len(args), metavar=_METAVARS.get(f.name),
+                      help=f"{text} (default {' '.join(map(str, f.default))})")
+        else:
+            kw["type"] = next((a for a in args if a is not type(None)), hint) if args else hint
+        if f.default is None:  # the docstring says what None means
+            kw["help"] = text.replace("None = ", "default: ")
+        sp.add_argument(f"--{f.name.replace('_', '-')}", **kw)
     sp.add_argument(
         "--workers",
         type=int,
@@ -503,27 +520,13 @@ def add_cli(subparsers: Any) -> None:
         help="processes (default: all CPUs up to 8; output does not depend on it)",
     )
     sp.add_argument("--force", action="store_true", help="regenerate even if a matching set exists")
-    sp.add_argument("--no-progress", action="store_true")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=_cli_synth)
 
 
 def _cli_synth(args: argparse.Namespace) -> int:
-    kw = {
-        "classes": args.classes,
-        "videos_per_class": args.videos_per_class,
-        "frames": args.frames,
-        "size": args.size,
-        "seed": args.seed,
-        "stills_per_class": args.stills_per_class,
-        "clips_per_group": args.clips_per_group,
-        "test_groups": args.test_groups,
-        "noise": args.noise,
-        "speed_range": tuple(args.speed_range),
-        "scene_bias": args.scene_bias,
-        "jitter": args.jitter,
-        "still_sizes": tuple(args.still_sizes),
-        "crf": args.crf,
-    }
+    kw = {f.name: getattr(args, f.name) for f in fields(SynthParams)}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()}
     run = {"progress": not args.no_progress, "workers": args.workers}
     if args.force:
         summary = generate_synth_actions(args.root, **kw, **run)
