@@ -4,13 +4,16 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.dtgkit-installed
 
-.PHONY: demo test test-quick lab lint clean-venv gpu-smoke ablate ablate-all claims figures bench
+.PHONY: install demo test test-quick lab student-notebooks lint clean-venv gpu-smoke ablate ablate-all claims figures bench
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+## make install: only the set-up every target does (.venv with dtgkit and its dev extra)
+install: $(STAMP)
 
 ## make demo: the main job on the embedded SynthActions world (see README)
 demo: $(STAMP)
@@ -29,6 +32,11 @@ test-quick: $(STAMP)
 ## make lab: JupyterLab on notebooks/ (ipywidgets' lab extension ships with ipywidgets 8)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+## make student-notebooks: the student copies of the labs in build/student/ (solutions replaced by
+## "YOUR CODE HERE" as nbgrader does, outputs cleared; nbgrader itself is not needed)
+student-notebooks: $(STAMP)
+	$(PY) tools/student_notebooks.py --out build/student
 
 ## make gpu-smoke: on a CUDA machine with dtgkit installed (no install step here): TSN-R18 and
 ## R3D-18 pre-training (resumed once), fine-tuning, evaluate, cache-teachers, GPU benchmarks

@@ -5,7 +5,8 @@
     python tools/nbcanon.py --check notebooks/*.ipynb                  # exit 1 if any is not canonical
 
 Canonical form: nbformat 4.5, cell ids ``cell-00``, ``cell-01`` ..., notebook metadata reduced
-to the kernelspec and language name, cell metadata reduced to ``tags``, no execution timing
+to the kernelspec and language name, cell metadata reduced to ``tags`` and ``nbgrader`` (the
+course-lab markings: solution / grade / locked / grade_id / points / schema_version), no execution timing
 metadata, execution counts renumbered 1.. in order, widget state dropped (it carries fresh
 model ids on every run).
 """
@@ -18,6 +19,11 @@ import sys
 import nbformat
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+#: cell metadata a committed notebook keeps: nbval / papermill tags and nbgrader's cell markings
+KEPT_CELL_METADATA = ("tags", "nbgrader")
+#: nbgrader's per-cell keys (schema 3); ``checksum`` / ``cell_type`` are written by nbgrader's own
+#: tools when it generates an assignment and are not committed
+NBGRADER_KEYS = ("grade", "grade_id", "locked", "points", "schema_version", "solution", "task")
 
 
 def canonical(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -28,8 +34,12 @@ def canonical(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     count = 0
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:02d}"
-        tags = cell.get("metadata", {}).get("tags")
-        cell["metadata"] = nbformat.from_dict({"tags": tags} if tags else {})
+        meta = cell.get("metadata", {})
+        kept = {key: meta[key] for key in KEPT_CELL_METADATA if meta.get(key)}
+        if "nbgrader" in kept:
+            kept["nbgrader"] = {k: kept["nbgrader"][k] for k in sorted(kept["nbgrader"])
+                                if k in NBGRADER_KEYS}
+        cell["metadata"] = nbformat.from_dict(kept)
         if cell.cell_type == "code":
             if cell.get("execution_count") is not None or cell.get("outputs"):
                 count += 1
