@@ -58,3 +58,32 @@ def test_flat_api_names_all_resolve():
 
     missing = [name for name in dtgkit.__all__ if not hasattr(dtgkit, name)]
     assert not missing, f"dtgkit.__all__ names that do not resolve: {missing}"
+
+
+def _quickstart() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quickstart", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_readme_quickstart_is_short_and_runs(tmp_path, monkeypatch, capsys):
+    """The README's quickstart: `make install` and at most four commands, synth -> pretrain ->
+    finetune -> evaluate, run here as written (from a fresh folder) but with the ci-tiny budget
+    in place of cpu-demo (its teacher is the real Lite0: minutes on 2 cores)."""
+    import json
+    import shlex
+
+    from dtgkit.cli import main
+
+    commands = _quickstart()
+    assert len(commands) <= 5 and commands[0] == "make install", commands
+    stages = [shlex.split(c) for c in commands[1:]]
+    assert [s[1] for s in stages] == ["synth", "pretrain", "finetune", "evaluate"]
+    monkeypatch.chdir(tmp_path)
+    for argv in stages:
+        assert argv[0] == ".venv/bin/dtgkit"
+        argv = ["ci-tiny" if a == "cpu-demo" else a for a in argv[1:]]
+        assert main(argv + ["--no-progress"] if argv[0] == "synth" else argv) == 0, argv
+        out = json.loads(capsys.readouterr().out)
+    assert out["classifier"]["num_samples"] == 20 and (tmp_path / out["features"]).is_file()
