@@ -41,6 +41,8 @@ from dtgkit.data.sampling import PAIR_MODES
 #: contrastive term: plain supervised training in ``dtgkit joint``)
 METHODS = (*dtg.METHODS, "none")
 DATASETS = ("synth", "ucf101", "hmdb51", "list", "folders")
+#: ``*.schedule``: the lr schedule over epochs (:func:`dtgkit.train.engine.build_scheduler`)
+SCHEDULES = ("step", "cosine")
 
 
 #: ``dtgkit.data.video.BACKENDS`` (repeated here so that a config loads without the decoders;
@@ -64,6 +66,11 @@ class DataConfig:
     num_workers: int = 4            #: DataLoader worker processes (decoding)
     fraction: float = 1.0           #: fraction of training videos used (data-efficiency study)
     test_clips: int = 1             #: clips per video at test time (scores averaged)
+    #: folder of a clip cache: every video of both splits decoded once (uint8, memory-mapped,
+    #: at the test-time resize of ``size``, built by the first run that needs it) and read from
+    #: there (:mod:`dtgkit.data.clip_cache`); test clips are the same pixels, training crops are
+    #: cut from the smaller frames. Empty (default): decode the videos
+    clip_cache: str = ""
 
 
 @dataclass
@@ -94,17 +101,26 @@ class DTGConfig:
     queue_size: int = dtg.DEFAULT_K  #: K (below the number of training videos)
     tau: float = dtg.DEFAULT_TAU    #: InfoNCE temperature (Eq. 2)
     moco_dim: int = 128             #: MoCo-video baseline: feature size
-    moco_momentum: float = 0.999    #: MoCo-video baseline: key-encoder momentum
+    #: MoCo-video baseline: key-encoder momentum. MoCo's 0.999 suits 100k+ steps; after 1,000
+    #: steps the key encoder is still 0.999^1000 = 37 % its random init (``lab``: 0.99)
+    moco_momentum: float = 0.999
+    #: DistInit-L1 per sample: ``mean`` (default, torch's L1Loss) or ``sum`` of |s - t| over the
+    #: D feature dimensions. The mean's gradient is 1/D of the sum's, ~1/1000 of InfoNCE's for a
+    #: 1280-d teacher at the same lr; the sum's is of InfoNCE's order (``lab``: sum)
+    distinit_l1_dims: str = "mean"
     mask: str = "none"              #: queue negatives masked: none | video | group
     use_cache: bool = False         #: guidance from the teacher feature cache (no random crop)
-    cache_dir: str = ""             #: where `dtgkit cache-teachers` wrote the cache
+    #: the teacher feature cache (`dtgkit cache-teachers`); a run with ``use_cache`` caches a
+    #: teacher missing there for its training videos first
+    cache_dir: str = ""
+    cache_frame_stride: int = 1     #: frames a run caches when it builds the cache: every s-th
     alpha: float = 0.1              #: supervised DTG, weight of L_contrast (Eq. 3)
     beta: float = 1.0               #: supervised DTG, weight of L_CE (Eq. 3)
 
 
 @dataclass
 class OptimConfig:
-    """SGD with step decay (Sec. 4.2)."""
+    """SGD with step decay (Sec. 4.2), or a cosine decay."""
 
     epochs: int = 600               #: passes over the training videos
     batch_size: int = 64            #: clips per optimiser step (the global batch under DDP)
@@ -114,6 +130,10 @@ class OptimConfig:
     #: epochs at which the lr is multiplied by gamma (step decay)
     milestones: list[int] = field(default_factory=lambda: [300, 500])
     gamma: float = 0.1              #: lr factor at each milestone
+    #: ``step`` (default, the paper's: lr x ``gamma`` at each milestone) or ``cosine`` (from lr
+    #: to ~0 over ``epochs``, per epoch: the last epochs run at a small lr, so a short run ends
+    #: on converged weights rather than a noisy snapshot; milestones unused)
+    schedule: str = "step"
     lr_scale_batch: bool = False    #: linear scaling rule lr * batch_size / 256
     max_steps_per_epoch: int = 0    #: 0 = the whole epoch
 
@@ -434,6 +454,10 @@ def validate(cfg: Config) -> Config:
         bad("dtg.fusion_scale", f"{m.fusion_scale!r} is not one of {dtg.FUSION_SCALES}")
     if m.mask not in dtg.MASKS:
         bad("dtg.mask", f"{m.mask!r} is not one of {dtg.MASKS}")
+    if m.distinit_l1_dims not in dtg.DISTINIT_L1_DIMS:
+        bad("dtg.distinit_l1_dims", f"{m.distinit_l1_dims!r} is not one of {dtg.DISTINIT_L1_DIMS}")
+    if m.cache_frame_stride < 1:
+        bad("dtg.cache_frame_stride", f"must be >= 1, got {m.cache_frame_stride}")
     if m.method in ("dtg", "distinit-l1", "distinit-ce") and not m.teachers:
         bad("dtg.teachers", f"method {m.method!r} needs at least one teacher")
     if m.weighting == "offline" and len(m.offline_accs) != len(m.teachers):
@@ -459,6 +483,8 @@ def validate(cfg: Config) -> Config:
             bad(f"{name}.lr", f"must be > 0, got {opt.lr}")
         if list(opt.milestones) != sorted(opt.milestones):
             bad(f"{name}.milestones", f"must be increasing, got {opt.milestones}")
+        if opt.schedule not in SCHEDULES:
+            bad(f"{name}.schedule", f"{opt.schedule!r} is not one of {SCHEDULES}")
     return cfg
 
 
@@ -497,6 +523,46 @@ def _cpu_demo() -> Config:
     return cfg
 
 
+def _lab() -> Config:
+    """The lab budget (issue 13, in progress; ``make demo`` still runs ``cpu-demo``): methods
+    given enough steps to separate beyond the noise on 2 CPU cores.
+
+    * Data: a SynthActions set at ``runs/synth-lab`` (``dtgkit.experiments.suites.LAB_SYNTH``:
+      760 training / 520 test videos, so one test video is 0.2 points and the binomial error
+      at 50 % is 2.2 points), decoded once into a clip cache (``data.clip_cache``, 73 px);
+      TSN with 4 segments of 64 px.
+    * Student: ``tsn_r18_w16``, TSN-ResNet18 at a quarter of the width (``tsn_r18`` stays the
+      paper's student).
+    * Teachers at the resolution they were trained at (224 px ImageNet Lite0, 112 px the
+      SynthActions ones: no ``#size=``), read from a teacher feature cache of the training
+      videos' frames (every 4th frame, built by the first run that needs it); the guidance
+      view then has no random crop (:mod:`dtgkit.models.teacher_cache`).
+    * Schedules: 21 epochs of batch 16 (~1,000 steps) per stage, lr 0.05 with a cosine decay, so
+      the reported numbers come from a schedule that ends quietly, not a noisy last epoch.
+    * Fair baselines: DistInit's L1 summed over the feature dimensions (its gradient is then of
+      InfoNCE's order; the mean's is 1/1280 of it for Lite0), MoCo's key-encoder momentum 0.99
+      (0.999 is for 100k+ steps: after 1,000 steps the key encoder would still be 37 % its
+      random init; 0.99^1000 is 4e-5).
+    * Queue K = 512, below the 760 training videos.
+    """
+    cfg = Config()
+    root = "runs/synth-lab"
+    cfg.data = DataConfig(dataset="synth", root=root, num_segments=4, size=64, num_workers=2,
+                          test_clips=1, clip_cache=f"{root}/clip_cache")
+    cfg.model = ModelConfig(student="tsn_r18_w16", dropout=0.5)
+    cfg.dtg.teachers = ["imagenet-efficientnet-lite0"]
+    cfg.dtg.queue_size = 512
+    cfg.dtg.use_cache = True
+    cfg.dtg.cache_dir = f"{root}/teacher_cache"
+    cfg.dtg.cache_frame_stride = 4
+    cfg.dtg.moco_momentum = 0.99
+    cfg.dtg.distinit_l1_dims = "sum"
+    cfg.pretrain = OptimConfig(epochs=21, batch_size=16, lr=0.05, milestones=[], schedule="cosine")
+    cfg.finetune = OptimConfig(epochs=21, batch_size=16, lr=0.05, milestones=[], schedule="cosine")
+    cfg.run = RunConfig(out_dir="runs", amp=False, log_every=20)
+    return cfg
+
+
 def _ci_tiny() -> Config:
     cfg = Config()
     cfg.data = DataConfig(dataset="synth", root="", num_segments=2, size=32, num_workers=0)
@@ -515,6 +581,7 @@ PRESETS = {
     "paper-kinetics-tsn-r18": lambda: _paper("list", "tsn_r18", 200, [100, 150]),
     "paper-ucf101-r3d18": lambda: _paper("ucf101", "r3d_18", 600, [300, 500], size=112),
     "cpu-demo": _cpu_demo,
+    "lab": _lab,
     "ci-tiny": _ci_tiny,
 }
 

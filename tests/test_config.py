@@ -114,10 +114,29 @@ def test_validate_checks_types_set_in_python():
     ("pretrain.batch_size=0", "pretrain.batch_size"),
     ("dtg.use_cache=true", "dtg.cache_dir"),
     ("data.fraction=0", "data.fraction"),
+    ("pretrain.schedule=linear", "pretrain.schedule"),
+    ("finetune.schedule=Cosine", "finetune.schedule"),
+    ("dtg.distinit_l1_dims=max", "dtg.distinit_l1_dims"),
+    ("dtg.cache_frame_stride=0", "dtg.cache_frame_stride"),
 ])
 def test_impossible_configs_are_rejected_up_front(override, key):
-    with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")) as err:
         resolve_config("ci-tiny", overrides=[override])
+    assert "\n" not in str(err.value)  # one line
+
+
+def test_lab_preset_is_the_fair_short_budget():
+    """The lab budget (issue 13): light student, cosine schedules, teachers from the cache at
+    their own size, clip cache, baselines set for ~1,000 steps; the defaults stay the paper's."""
+    lab, default = get_preset("lab"), resolve_config()
+    assert lab.model.student == "tsn_r18_w16" and default.model.student == "tsn_r18"
+    assert lab.pretrain.schedule == lab.finetune.schedule == "cosine"
+    assert default.pretrain.schedule == default.finetune.schedule == "step"
+    assert lab.dtg.use_cache and lab.dtg.cache_dir and lab.data.clip_cache
+    assert not any("#size=" in t for t in lab.dtg.teachers)  # each teacher at its own size
+    assert (lab.dtg.moco_momentum, lab.dtg.distinit_l1_dims) == (0.99, "sum")
+    assert (default.dtg.moco_momentum, default.dtg.distinit_l1_dims) == (0.999, "mean")
+    assert not default.data.clip_cache and default.dtg.cache_frame_stride == 1
 
 
 def test_video_backends_match_the_video_module_and_are_checked():

@@ -224,3 +224,23 @@ def test_the_demo_is_a_suite():
     assert [a.key for a in arms] == ["random-init", "distinit-l1", "moco", "dtg-all-offline"]
     singles = suite_arms("demo", teachers, get_preset("cpu-demo"), offline_source="single-runs")
     assert singles[-1].offline_from == ("dtg-imagenet", "dtg-scenes", "dtg-action_a", "dtg-action_b")
+
+
+def test_options_added_later_keep_the_hashes_of_recorded_runs():
+    """Keys added after runs were recorded (clip cache, lr schedule, DistInit's L1 reduction,
+    cache frame stride) leave a config's hash unchanged while at their defaults, so the
+    committed results keep their run folders (tests/test_run_hashes.py recomputes committed
+    arms' hashes); set, they make another run."""
+    from dtgkit.config import apply_overrides, config_from_dict, get_preset
+    from dtgkit.experiments import config_hash
+
+    base = get_preset("cpu-demo")
+    d = base.to_dict()
+    for sec, key in (("data", "clip_cache"), ("dtg", "distinit_l1_dims"),
+                     ("dtg", "cache_frame_stride"), ("pretrain", "schedule"),
+                     ("finetune", "schedule")):
+        del d[sec][key]  # a config written before these keys existed
+    assert config_hash(config_from_dict(d)) == config_hash(base)
+    for item in ("pretrain.schedule=cosine", "data.clip_cache=runs/cc",
+                 "dtg.distinit_l1_dims=sum", "dtg.cache_frame_stride=4"):
+        assert config_hash(apply_overrides(base, [item])) != config_hash(base), item

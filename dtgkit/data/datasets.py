@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dtgkit.data.clip_cache import ClipCacheReader
 from dtgkit.data.sampling import PAIR_MODES, dense_indices, tsn_indices, two_view_indices
 from dtgkit.data.splits import (  # re-exported: the records the datasets read
     MISSING_POLICIES,
@@ -116,6 +117,7 @@ class VideoDatasetBase(Dataset):
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
         open_readers: int = OPEN_READERS,
+        clip_cache: str | os.PathLike | None = None,
     ) -> None:
         if len(records) == 0:
             raise ValueError("the dataset has no records")
@@ -124,6 +126,7 @@ class VideoDatasetBase(Dataset):
         self.records = list(records)
         self.backend = backend
         self.reader_options = dict(reader_options or {})
+        self.clip_cache = os.fspath(clip_cache) if clip_cache else None
         self.seed = int(seed)
         self.max_retries = int(max_retries)
         self.skip_log_dir = Path(skip_log_dir) if skip_log_dir is not None else None
@@ -225,7 +228,11 @@ class VideoDatasetBase(Dataset):
         return int(reader.num_frames)
 
     def _open(self, index: int):
-        reader = open_video(self.records[index].path, backend=self.backend, **self.reader_options)
+        path = self.records[index].path
+        if self.clip_cache:  # frames decoded once, at the cache's size
+            reader = ClipCacheReader(path, self.clip_cache)
+        else:
+            reader = open_video(path, backend=self.backend, **self.reader_options)
         self._note_short(index, reader)
         return reader
 
@@ -326,6 +333,8 @@ class ClipDataset(VideoDatasetBase):
         reader_options: extra keyword arguments of :func:`~dtgkit.data.video.open_video`
             (``verify``, frame-folder ``template`` ...).
         open_readers: videos kept open per process (see :class:`VideoDatasetBase`).
+        clip_cache: a clip cache folder (:mod:`dtgkit.data.clip_cache`): frames are read from
+            it instead of decoding the videos (``backend`` and ``reader_options`` unused).
 
     ``__getitem__`` returns ``(clip, label, index)``: clip float32 T x 3 x H x W in [0, 1]
     (T = num_segments, or num_segments * clip_len for dense), label int (-1 if unlabeled).
@@ -347,6 +356,7 @@ class ClipDataset(VideoDatasetBase):
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
         open_readers: int = OPEN_READERS,
+        clip_cache: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             records,
@@ -356,6 +366,7 @@ class ClipDataset(VideoDatasetBase):
             skip_log_dir=skip_log_dir,
             reader_options=reader_options,
             open_readers=open_readers,
+            clip_cache=clip_cache,
         )
         if sampling not in ("tsn", "dense"):
             raise ValueError(f"sampling must be 'tsn' or 'dense', got {sampling!r}")
@@ -434,7 +445,8 @@ class PairDataset(VideoDatasetBase):
         train: random frame positions (True) or deterministic ones (False).
         return_indices: also return the guidance frame indices, for teachers whose per-frame
             features are cached (they index frames as decoded by ``backend``).
-        max_retries, skip_log_dir, reader_options, open_readers: see :class:`ClipDataset`.
+        max_retries, skip_log_dir, reader_options, open_readers, clip_cache: see
+            :class:`ClipDataset`.
 
     ``__getitem__`` returns ``(anchor T x 3 x H x W, guidance T x 3 x H x W, index, label)``,
     label -1 for unlabeled records, plus ``guidance_idx`` int64 (T,) when ``return_indices``.
@@ -456,6 +468,7 @@ class PairDataset(VideoDatasetBase):
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
         open_readers: int = OPEN_READERS,
+        clip_cache: str | os.PathLike | None = None,
     ) -> None:
         super().__init__(
             records,
@@ -465,6 +478,7 @@ class PairDataset(VideoDatasetBase):
             skip_log_dir=skip_log_dir,
             reader_options=reader_options,
             open_readers=open_readers,
+            clip_cache=clip_cache,
         )
         if mode not in PAIR_MODES:
             raise ValueError(f"mode must be one of {PAIR_MODES}, got {mode!r}")

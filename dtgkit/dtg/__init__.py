@@ -12,6 +12,7 @@ from typing import Any
 from dtgkit.dtg.options import (
     DEFAULT_K,
     DEFAULT_TAU,
+    DISTINIT_L1_DIMS,
     FUSION_SCALES,
     FUSIONS,
     MASKS,
@@ -19,8 +20,8 @@ from dtgkit.dtg.options import (
     WEIGHTINGS,
 )
 
-__all__ = ["DEFAULT_K", "DEFAULT_TAU", "FUSIONS", "FUSION_SCALES", "MASKS", "METHODS", "WEIGHTINGS",
-           "create_method", "list_methods"]
+__all__ = ["DEFAULT_K", "DEFAULT_TAU", "DISTINIT_L1_DIMS", "FUSIONS", "FUSION_SCALES", "MASKS",
+           "METHODS", "WEIGHTINGS", "create_method", "list_methods"]
 
 
 def create_method(name: str, student: Any, teachers: Mapping[str, Any] | None = None, **cfg: Any):

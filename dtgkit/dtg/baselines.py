@@ -23,7 +23,7 @@ from torch import nn
 from dtgkit.dtg import weighting as W
 from dtgkit.dtg.base import TeacherGuided, module_key, projection_head, queue_diagnostics
 from dtgkit.dtg.losses import distinit_l1, distinit_soft_ce, info_nce_queue
-from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU
+from dtgkit.dtg.options import DEFAULT_K, DEFAULT_TAU, DISTINIT_L1_DIMS
 from dtgkit.dtg.queue import GuidanceQueue, concat_all_gather, contrast_stats
 
 __all__ = ["DistInitNet", "MoCoVideoNet", "shuffle_across_ranks", "unshuffle_across_ranks"]
@@ -86,6 +86,8 @@ class DistInitNet(TeacherGuided):
             teacher's clip logits are the mean over frames of ``teacher.classify``).
         T: soft cross-entropy temperature (default 1.0).
         weights: M teacher weights (default uniform).
+        l1_dims: ``"mean"`` (default) or ``"sum"`` of the L1 over the feature dimensions
+            (:func:`distinit_l1`'s ``dims``: the sum's gradient is of InfoNCE's order).
 
     The teacher sees ``guidance_clip`` when given, else the anchor clip (DistInit's own set-up:
     both networks see the same frames). Passing the pair's second view makes DistInit differ
@@ -101,11 +103,14 @@ class DistInitNet(TeacherGuided):
         loss: str = "l1",
         T: float = 1.0,
         weights: Sequence[float] | None = None,
+        l1_dims: str = "mean",
     ) -> None:
         super().__init__(student, teachers)
         if loss not in ("l1", "soft_ce"):
             raise ValueError(f"DistInit loss must be 'l1' or 'soft_ce', got {loss!r}")
-        self.loss, self.T = loss, float(T)
+        if l1_dims not in DISTINIT_L1_DIMS:
+            raise ValueError(f"l1_dims must be one of {DISTINIT_L1_DIMS}, got {l1_dims!r}")
+        self.loss, self.T, self.l1_dims = loss, float(T), l1_dims
         if heads is None:
             heads = nn.ModuleDict()
             for k in self.names:
@@ -158,7 +163,7 @@ class DistInitNet(TeacherGuided):
             p_k = self.heads[module_key(k)](s)  # p_k: N x D_k (or N x C_k)
             t_k = t[k].to(p_k.dtype)  # t_k: same
             if self.loss == "l1":
-                l_k = distinit_l1(p_k, t_k)  # 0-d
+                l_k = distinit_l1(p_k, t_k, dims=self.l1_dims)  # 0-d
                 diag[f"pos_sim/{k}"] = F.cosine_similarity(p_k, t_k, dim=1).mean().detach()
             else:
                 l_k = distinit_soft_ce(p_k, t_k, self.T)  # 0-d

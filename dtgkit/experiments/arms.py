@@ -120,7 +120,9 @@ class Arm:
 #: keys added after runs were recorded: left out of the hash while at these defaults, so a new
 #: option does not orphan finished runs
 _ADDED_LATER = {("dtg", "fusion_scale"): "linear", ("run", "deterministic"): False,
-                ("run", "sync_bn"): False}
+                ("run", "sync_bn"): False, ("data", "clip_cache"): "",
+                ("dtg", "distinit_l1_dims"): "mean", ("dtg", "cache_frame_stride"): 1,
+                ("pretrain", "schedule"): "step", ("finetune", "schedule"): "step"}
 
 
 def _hashable(d: dict) -> dict:

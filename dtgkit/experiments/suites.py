@@ -55,7 +55,9 @@ from dtgkit.models.students import accepts_2d_init
 __all__ = [
     "DEMO",
     "DEMO_SYNTH",
+    "LAB_SYNTH",
     "OFFLINE_SOURCES",
+    "PRESET_SYNTH",
     "PUBLISHED_FILES",
     "SUITES",
     "SUITE_METRICS",
@@ -66,6 +68,7 @@ __all__ = [
     "publish_run_files",
     "run_suite",
     "suite_arms",
+    "synth_params",
     "teacher_size",
 ]
 
@@ -73,6 +76,14 @@ __all__ = [
 #: 160 training / 80 test videos
 DEMO_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 24, "frames": 32, "size": 112,
                               "seed": 0, "stills_per_class": 0}
+#: the ``lab`` preset's SynthActions set (issue 13, in progress): the default world's 10
+#: classes, 32 groups of 4 clips per class, 13 groups for test: 760 training / 520 test videos
+#: (one test video 0.19 points; binomial error 2.2 points at 50 %)
+LAB_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 128, "clips_per_group": 4,
+                             "test_groups": 13, "frames": 32, "size": 112, "seed": 0,
+                             "stills_per_class": 0}
+#: preset -> its SynthActions set (:func:`synth_params`; other presets: :data:`DEMO_SYNTH`)
+PRESET_SYNTH = {"lab": LAB_SYNTH}
 DEMO = "demo"
 OFFLINE_SOURCES = ("teacher-knn", "single-runs")
 #: files of one seed's runs copied next to the tables (``publish_run_files``), small enough to
@@ -247,11 +258,21 @@ def budget_config(args: argparse.Namespace, suite: str = DEMO) -> Config:
     return cfg
 
 
+def synth_params(cfg: Config) -> dict[str, Any]:
+    """The SynthActions set a budget's runs make at ``data.root``: :data:`PRESET_SYNTH` of its
+    preset (``lab``: :data:`LAB_SYNTH`), else :data:`DEMO_SYNTH`."""
+    return PRESET_SYNTH.get(cfg.preset, DEMO_SYNTH)
+
+
 def teacher_size(args: argparse.Namespace, cfg: Config) -> int | None:
-    """Input size of the teachers: ``--teacher-size`` (-1: the clip size ``data.size``; 0: each
-    teacher's own default, 224 px for ImageNet Lite0 and 112 px for the SynthActions ones)."""
+    """Input size of the teachers: ``--teacher-size`` (-1: the clip size ``data.size``, or with
+    the teacher feature cache (``dtg.use_cache``, the ``lab`` preset) each teacher's own; 0:
+    each teacher's own default, 224 px for ImageNet Lite0 and 112 px for the SynthActions
+    ones)."""
     size = getattr(args, "teacher_size", -1)
-    return cfg.data.size if size < 0 else (size or None)
+    if size < 0:
+        return None if cfg.dtg.use_cache else cfg.data.size
+    return size or None
 
 
 def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
@@ -261,7 +282,7 @@ def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
               say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every arm of a suite for every seed under the budget ``cfg`` (the demo too).
 
-    Makes what is missing first: the SynthActions set at ``data.root`` (:data:`DEMO_SYNTH`;
+    Makes what is missing first: the SynthActions set at ``data.root`` (:func:`synth_params`;
     not with ``quick``), the teachers of every role (trained into ``teachers_dir`` if not
     committed). The offline weights of arms without single-teacher arms come from the
     teacher-kNN proxy of every role's teacher, computed once per seed (cached in ``out``).
@@ -290,7 +311,7 @@ def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
     if not quick and cfg.data.dataset == "synth":
         t0 = time.perf_counter()
         synth = ensure_synth(cfg.data.root, progress=cfg.run.progress, workers=synth_workers,
-                             **DEMO_SYNTH)
+                             **synth_params(cfg))
         say(f"SynthActions at {cfg.data.root}: {synth['train']} training / {synth['test']} test "
             f"videos ({'re-used' if synth['cached'] else f'generated in {time.perf_counter() - t0:.0f} s'})")
     teachers = ensure_teachers(quick=quick, work_dir=teachers_dir, size=teacher_input_size,

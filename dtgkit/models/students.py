@@ -20,6 +20,9 @@ Architectures (registry names, see ``list_students()``):
 * ``tsn_r18`` / ``tsn_r50`` / ``tsn_r101`` -- TSN (Wang et al., ECCV 2016): a 2D ResNet applied
   to each of the T segments' frames, ``fc`` removed, then *average consensus* over the T
   segments. The paper's main student is TSN-ResNet18 (11.2M parameters, Table 1).
+* ``tsn_r18_w16`` -- the same TSN-ResNet18 at a quarter of the width (16-32-64-128 channels,
+  0.7M parameters, feat_dim 128): the ``lab`` preset's student, cheap enough for thousands
+  of CPU steps; not the paper's.
 * ``r3d_18`` -- torchvision's 3D-ResNet18 (Hara et al. / Tran et al.), the paper's 3D student
   (3D-ResNet18 in Tables 1-2). ``inflate_from=`` initialises it from 2D ImageNet-style
   ResNet18 weights, I3D-style (the paper's "† initialised with ImageNet pre-trained 2D CNN"),
@@ -445,6 +448,52 @@ def tsn_r101(
 ) -> TSNStudent:
     """TSN-ResNet101 (paper Fig. 5 backbone), feat_dim 2048. Options as :func:`tsn_r18`."""
     return _tsn_resnet("resnet101", 2048, pretrained, weights)
+
+
+class _SlimResNet18(torchvision.models.resnet.ResNet):
+    """torchvision's ResNet-18 (BasicBlock, [2, 2, 2, 2], same stem, strides and
+    initialisation, ``fc`` removed) with ``width`` channels in the first stage instead of 64
+    (``width``, 2x, 4x, 8x per stage)."""
+
+    def __init__(self, width: int) -> None:
+        nn.Module.__init__(self)  # ResNet.__init__ hard-codes 64 channels in the stem
+        block = torchvision.models.resnet.BasicBlock
+        self._norm_layer, self.dilation, self.groups, self.base_width = nn.BatchNorm2d, 1, 1, 64
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, width, 2)
+        self.layer2 = self._make_layer(block, 2 * width, 2, stride=2)
+        self.layer3 = self._make_layer(block, 4 * width, 2, stride=2)
+        self.layer4 = self._make_layer(block, 8 * width, 2, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Identity()
+        for m in self.modules():  # torchvision's ResNet initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+@register_student("tsn_r18_w16")
+def tsn_r18_w16(width: int = 16, pretrained: str | Path | Mapping | nn.Module | None = None
+                ) -> TSNStudent:
+    """TSN on ResNet-18 at a quarter of its width: 16-32-64-128 channels, 0.7M parameters,
+    feat_dim 128; the same depth, blocks, strides and average consensus as :func:`tsn_r18`.
+    The ``lab`` preset's student (``dtgkit bench step --preset lab`` times it).
+
+    Args:
+        width: channels of the first stage (64 gives TSN-R18's shape; no ImageNet weights
+            exist for other widths).
+        pretrained: weights of this very shape (file, state dict or module); ``fc.*`` ignored.
+    """
+    backbone = _SlimResNet18(int(width))
+    if pretrained is not None:
+        _load_backbone(backbone, pretrained)
+    return TSNStudent(backbone, 8 * int(width))
 
 
 def _video_resnet(

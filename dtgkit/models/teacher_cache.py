@@ -316,6 +316,19 @@ def cache_covers(cache_dir: str | os.PathLike, spec: str, frames: Mapping[str, t
     return True
 
 
+def cache_holds(cache_dir: str | os.PathLike, teacher: Teacher, keys: Sequence[str],
+                frame_stride: int) -> bool:
+    """Whether ``cache_dir`` holds a finished cache of ``teacher`` made from its weights, at
+    ``frame_stride``, with every video of ``keys`` done (or skipped as undecodable)."""
+    path = Path(cache_dir) / f"{cache_stem(teacher.spec)}.json"
+    if not path.is_file() or not path.with_suffix(".npy").is_file():
+        return False
+    index = json.loads(path.read_text())
+    held = set(index.get("done", [])) | set(index.get("skips", {}))
+    return bool(index.get("complete")) and index.get("weights_sha256") == teacher.weights_sha256 \
+        and int(index.get("frame_stride", 1)) == int(frame_stride) and set(keys) <= held
+
+
 def cache_teacher_features(root: str | os.PathLike, teachers: str | Sequence[str | Teacher],
                            out_dir: str | os.PathLike, *, videos: Sequence[str] | None = None,
                            size: int = 112, backend: str = "decord", batch_size: int = 64,

@@ -9,11 +9,16 @@
 * ``data.fraction`` < 1 keeps that fraction of the training videos of every class (seeded by
   ``run.seed``; the data-efficiency study).
 * :class:`MultiClipDataset` gives ``test_clips`` clips per video for video-level testing.
+* ``data.clip_cache`` (a folder; empty = off, the default): every video of both splits is
+  decoded once, at the test-time resize of ``data.size``, into a memory-mapped uint8 clip cache
+  (:mod:`dtgkit.data.clip_cache`, built by the first dataset that needs it, re-used after), and
+  every dataset reads its frames from there (:func:`clip_cache_dir`).
 """
 from __future__ import annotations
 
 import math
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +39,7 @@ from dtgkit.data.transforms import clip_transform
 
 __all__ = [
     "MultiClipDataset",
+    "clip_cache_dir",
     "data_report",
     "eval_clip_dataset",
     "eval_loader",
@@ -42,6 +48,7 @@ __all__ = [
     "pair_dataset",
     "subsample_records",
     "train_clip_dataset",
+    "video_root",
 ]
 
 
@@ -149,6 +156,40 @@ class MultiClipDataset(ClipDataset):
         return clip, label, idx
 
 
+def video_root(d: DataConfig) -> Path:
+    """The folder cache keys (clip cache, teacher feature cache) are relative to: ``root/videos``
+    of a SynthActions set (the committed sample when ``root`` is empty), else ``root``."""
+    if d.dataset == "synth":
+        return (Path(d.root).expanduser() if d.root else sample_root()) / "videos"
+    return Path(d.root).expanduser()
+
+
+def clip_cache_dir(cfg: Config) -> str | None:
+    """``data.clip_cache`` once it holds every video of both splits at the test-time resize of
+    ``data.size`` (built here on first use: on the main process, the others wait), or None when
+    the option is off."""
+    d = cfg.data
+    if not d.clip_cache:
+        return None
+    from dtgkit.data.clip_cache import cache_key, cache_matches, ensure_clip_cache
+    from dtgkit.train import distributed as D
+
+    records, _ = load_split(d, "train")
+    try:
+        records = records + load_split(d, "test")[0]
+    except (FileNotFoundError, ValueError):  # a training-only data set
+        pass
+    root, paths = video_root(d), [r.path for r in records]
+    size = clip_transform(d.size, False).resize
+    if not cache_matches(d.clip_cache, root, size, [cache_key(p, root) for p in paths]):
+        if D.is_main_process():
+            ensure_clip_cache(d.clip_cache, root, paths, size, backend=d.backend,
+                              workers=max(0, d.num_workers), progress=cfg.run.progress,
+                              say=lambda msg: print(msg, file=sys.stderr, flush=True))
+        D.barrier()
+    return d.clip_cache
+
+
 def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: bool = False,
                  log_dir: str | Path | None = None) -> PairDataset:
     """The two-view training set of self-supervised / supervised DTG (random crops, flips).
@@ -158,7 +199,7 @@ def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: boo
                        transform_anchor=clip_transform(d.size, True),
                        transform_guidance=clip_transform(d.size, True), backend=d.backend,
                        seed=cfg.run.seed, train=True, return_indices=return_indices,
-                       skip_log_dir=log_dir)
+                       skip_log_dir=log_dir, clip_cache=clip_cache_dir(cfg))
 
 
 def train_clip_dataset(cfg: Config, records: list[VideoRecord], *,
@@ -166,7 +207,8 @@ def train_clip_dataset(cfg: Config, records: list[VideoRecord], *,
     """One augmented TSN clip per video (fine-tuning, plain supervised training)."""
     d = cfg.data
     return ClipDataset(records, d.num_segments, train=True, transform=clip_transform(d.size, True),
-                       backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir)
+                       backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir,
+                       clip_cache=clip_cache_dir(cfg))
 
 
 def eval_clip_dataset(cfg: Config, records: list[VideoRecord], num_clips: int = 1, *,
@@ -174,7 +216,8 @@ def eval_clip_dataset(cfg: Config, records: list[VideoRecord], num_clips: int = 
     """Deterministic test-time clips (resize + centre crop), ``num_clips`` per video."""
     d = cfg.data
     return MultiClipDataset(records, d.num_segments, num_clips, transform=clip_transform(d.size, False),
-                            backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir)
+                            backend=d.backend, seed=cfg.run.seed, skip_log_dir=log_dir,
+                       clip_cache=clip_cache_dir(cfg))
 
 
 def data_report(log_dir: str | Path) -> dict[str, dict[str, str]]:

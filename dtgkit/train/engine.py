@@ -7,7 +7,8 @@ and it
 * seeds the data order per epoch: a ``DistributedSampler`` (also with one process) seeded by
   ``(run.seed, epoch)``, plus ``dataset.set_epoch(epoch)`` (the datasets derive every random draw
   from ``(seed, epoch, index)``), so a resumed run sees exactly the batches it would have seen;
-* optimises with SGD + MultiStepLR stepped per epoch (Sec. 4.2; :class:`~dtgkit.config.OptimConfig`);
+* optimises with SGD + MultiStepLR (or a cosine decay, ``schedule``) stepped per epoch
+  (Sec. 4.2; :class:`~dtgkit.config.OptimConfig`);
 * on CUDA uses autocast (bf16 where the GPU computes it natively, else fp16 with a
   GradScaler; :func:`autocast_dtype`), channels-last weights (``channels_last`` for 2D convs,
   ``channels_last_3d`` for 3D ones; :func:`to_channels_last`), pinned memory and non-blocking
@@ -214,7 +215,12 @@ def build_optimizer(params: Iterable[nn.Parameter], optim: OptimConfig) -> torch
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimConfig):
-    """MultiStepLR over epochs: lr x ``gamma`` at each of ``milestones`` (Sec. 4.2)."""
+    """The per-epoch lr schedule of ``optim.schedule``: ``step`` = MultiStepLR, lr x ``gamma``
+    at each of ``milestones`` (Sec. 4.2); ``cosine`` = CosineAnnealingLR over ``epochs + 1``,
+    so epoch e (0-based) runs at lr (1 + cos(pi e / (E + 1))) / 2: the last epoch at a small
+    lr, never exactly 0."""
+    if optim.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=optim.epochs + 1)
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(optim.milestones),
                                                 gamma=optim.gamma)
 

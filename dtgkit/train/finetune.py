@@ -325,7 +325,7 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     else:
         teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
         method = build_method(cfg, student, teachers)
-        source = guidance_source(cfg, teachers)
+        source = guidance_source(cfg, teachers, train_records)
         train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
                                     log_dir=log_dir)
         step = _JointStep(train_records, list(teachers), source)

@@ -38,10 +38,16 @@ import torch
 from torch import nn
 
 from dtgkit.config import Config, validate
+from dtgkit.data.clip_cache import cache_key
 from dtgkit.dtg import create_method
 from dtgkit.files import write_text_atomic
 from dtgkit.models import students as S
-from dtgkit.models.teacher_cache import CachedGuidance, GuidanceSource
+from dtgkit.models.teacher_cache import (
+    CachedGuidance,
+    GuidanceSource,
+    cache_holds,
+    cache_teacher_features,
+)
 from dtgkit.models.teachers import create_teacher
 from dtgkit.train import data as TD
 from dtgkit.train import distributed as D
@@ -53,6 +59,8 @@ __all__ = [
     "build_method",
     "build_student",
     "build_teachers",
+    "ensure_teacher_cache",
+    "guidance_source",
     "pretrain",
     "read_results",
     "run_inputs",
@@ -138,6 +146,8 @@ def build_method(cfg: Config, student: nn.Module, teachers: dict[str, nn.Module]
         return create_method("dtg", student, teachers, **kw)
     if m.method in ("distinit-l1", "distinit-ce"):
         kw = {"weights": list(m.weights)} if m.weighting == "fixed" else {}
+        if m.method == "distinit-l1":
+            kw["l1_dims"] = m.distinit_l1_dims
         return create_method(m.method, student, teachers, **kw)
     if m.method == "moco":
         return create_method("moco", student, dim=m.moco_dim, K=m.queue_size, m=m.moco_momentum,
@@ -177,16 +187,51 @@ class PairStep:
         return model(*args, **kw)
 
 
-def guidance_source(cfg: Config, teachers: dict[str, nn.Module]):
-    """The teacher-feature cache reader for ``dtg.use_cache`` (None when off)."""
+def guidance_source(cfg: Config, teachers: dict[str, nn.Module], records=None):
+    """The teacher-feature cache reader for ``dtg.use_cache`` (None when off).
+
+    With ``records`` (the training videos), a teacher whose cache in ``dtg.cache_dir`` is
+    missing, unfinished, built from other weights or without one of those videos is cached
+    there first (:func:`ensure_teacher_cache`, on the main process; the others wait).
+    """
     if not cfg.dtg.use_cache:
         return None
     if cfg.dtg.method == "moco":
         raise ValueError("dtg.use_cache: method 'moco' has no teachers to cache")
     if cfg.dtg.method == "distinit-ce":
         raise ValueError("dtg.use_cache: distinit-ce needs teacher logits, the cache holds features")
+    if records is not None:
+        if D.is_main_process():
+            ensure_teacher_cache(cfg, list(teachers.values()), records)
+        D.barrier()
     cache = CachedGuidance(cfg.dtg.cache_dir, [t.spec for t in teachers.values()])
     return GuidanceSource(list(teachers.values()), cache, use_cache=True)
+
+
+def ensure_teacher_cache(cfg: Config, teachers: list, records) -> list[str]:
+    """Cache in ``dtg.cache_dir`` each of ``teachers`` (:class:`~dtgkit.models.teachers.Teacher`)
+    whose cache there is missing, unfinished, made from other weights, at another frame stride
+    than ``dtg.cache_frame_stride``, or lacks a video of ``records``: every s-th frame of those
+    videos, centre square at 112 px, each teacher then at its own input size
+    (:func:`~dtgkit.models.teacher_cache.cache_teacher_features`).
+
+    Returns:
+        the specs that were cached (empty: every cache was there).
+    """
+    root = TD.video_root(cfg.data).resolve()
+    keys = sorted({cache_key(r.path, root) for r in records})
+    stride = cfg.dtg.cache_frame_stride
+    todo = [t for t in teachers if not cache_holds(cfg.dtg.cache_dir, t, keys, stride)]
+    if not todo:
+        return []
+    E.say(f"teacher cache: caching {', '.join(t.spec for t in todo)} for {len(keys)} training "
+          f"videos (every {stride} frames) in {cfg.dtg.cache_dir}")
+    t0 = time.perf_counter()
+    cache_teacher_features(root, todo, cfg.dtg.cache_dir, videos=keys, frame_stride=stride,
+                           backend=cfg.data.backend,
+                           progress=cfg.run.progress)
+    E.say(f"teacher cache: done in {time.perf_counter() - t0:.0f} s")
+    return [t.spec for t in todo]
 
 
 def run_inputs(cfg: Config, init: str | os.PathLike | None = None) -> dict[str, dict[str, str]]:
@@ -293,7 +338,7 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     student = build_student(cfg)
     teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
     method = build_method(cfg, student, teachers)
-    source = guidance_source(cfg, teachers)
+    source = guidance_source(cfg, teachers, train_records)
     train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
                                 log_dir=log_dir)
     step = PairStep(train_records, list(teachers), source)

@@ -219,6 +219,25 @@ def test_distinit_l1_values():
                                torch.tensor(ref, dtype=torch.float64))
 
 
+def test_distinit_l1_summed_over_dimensions():
+    """dims="sum" is the L1 distance (the reference's sum without the / D), so its gradient is
+    D times the mean's; a bad reduction name is one clear error."""
+    torch.manual_seed(4)
+    s, t = torch.randn(4, 7, dtype=torch.float64), torch.randn(4, 7, dtype=torch.float64)
+    ref = [sum(abs(x - y) for x, y in zip(_unit(s[n].tolist()), _unit(t[n].tolist())))
+           for n in range(4)]
+    torch.testing.assert_close(distinit_l1(s, t, reduction="none", dims="sum"),
+                               torch.tensor(ref, dtype=torch.float64))
+    grads = []
+    for dims in ("mean", "sum"):
+        x = s.clone().requires_grad_(True)
+        distinit_l1(x, t, dims=dims).backward()
+        grads.append(x.grad)
+    torch.testing.assert_close(grads[1], 7 * grads[0])
+    with pytest.raises(ValueError, match="dims must be one of"):
+        distinit_l1(s, t, dims="max")
+
+
 def test_distinit_l1_does_not_train_teacher():
     s = torch.randn(2, 3, requires_grad=True)
     t = torch.randn(2, 3, requires_grad=True)

@@ -320,6 +320,19 @@ def test_distinit_l1_value_and_grads():
     assert not torch.allclose(loss_g, loss)
 
 
+def test_distinit_l1_summed_over_dimensions():
+    t = TinyTeacher(5, seed=1)
+    torch.manual_seed(0)
+    net = DistInitNet(TinyStudent(), {"a": t}, nn.ModuleDict({"a": UnitHead(6, 5)}), l1_dims="sum")
+    anchor, _ = _clips()
+    p = net.heads["a"](net.student(anchor))
+    with torch.no_grad():
+        tf = F.normalize(t(anchor), dim=1)
+    torch.testing.assert_close(net(anchor)[0], (p - tf).abs().sum(1).mean())
+    with pytest.raises(ValueError, match="l1_dims"):
+        DistInitNet(TinyStudent(), {"a": t}, l1_dims="max")
+
+
 def test_distinit_soft_ce_uses_frame_averaged_teacher_logits():
     t = TinyTeacher(5, num_classes=3, seed=1)
     torch.manual_seed(0)

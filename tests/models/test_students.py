@@ -20,7 +20,7 @@ from dtgkit.models.students import (
 
 PAPER_STUDENTS = {"tsn_r18", "tsn_r50", "r3d_18", "r2plus1d_18", "tiny", "tiny3d"}
 FEAT_DIMS = {"tsn_r18": 512, "tsn_r50": 2048, "tsn_r101": 2048, "r3d_18": 512,
-             "r2plus1d_18": 512, "tiny": 32, "tiny3d": 32}
+             "r2plus1d_18": 512, "tiny": 32, "tiny3d": 32, "tsn_r18_w16": 128}
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +71,21 @@ def test_small_inputs_documented_minimum(name):
     # eval mode: one 16 px frame runs
     with torch.no_grad():
         assert student.eval()(torch.rand(1, 1, 3, 16, 16)).shape == (1, student.feat_dim)
+
+
+def test_slim_tsn_r18_is_resnet18_at_a_quarter_width():
+    """tsn_r18_w16: ResNet-18's blocks and strides at 16-32-64-128 channels (0.7M parameters);
+    at width 64 the very shape of torchvision's ResNet-18, so its weights load."""
+    slim = create_student("tsn_r18_w16")
+    assert 0.65e6 < sum(p.numel() for p in slim.parameters()) < 0.72e6
+    assert [slim.backbone.layer4[1].conv2.out_channels, slim.backbone.conv1.out_channels] == [128, 16]
+    r18 = _resnet18_2d()
+    wide = create_student("tsn_r18_w16", width=64, pretrained=r18.state_dict()).eval()
+    clip = torch.rand(2, 3, 3, 64, 64)  # N x T x 3 x H x W
+    with torch.no_grad():
+        torch.testing.assert_close(wide(clip), create_student("tsn_r18", pretrained=r18).eval()(clip))
+    with pytest.raises(ValueError, match="do not fit"):
+        create_student("tsn_r18_w16", pretrained=r18.state_dict())
 
 
 def test_accepts_2d_init_follows_the_factories():

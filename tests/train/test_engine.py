@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -86,6 +87,26 @@ def test_fit_logs_metrics_and_checkpoint(tmp_path):
     assert events[0] == "on_train_start" and events[-1] == "on_train_end"
     assert events.count("on_epoch_end") == 3 and events.count("on_batch_end") == 18
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_cosine_schedule_ends_quietly():
+    """schedule=cosine: epoch e runs at lr (1 + cos(pi e / (E + 1))) / 2, from lr down to a
+    small, non-zero lr in the last epoch; step (the paper's) keeps its milestones."""
+    params = [nn.Parameter(torch.zeros(1))]
+    for schedule, want in (("cosine", [0.1 * (1 + math.cos(math.pi * e / 5)) / 2 for e in range(4)]),
+                           ("step", [0.1, 0.1, 0.01, 0.01])):
+        opt = E.build_optimizer(params, OptimConfig(epochs=4, lr=0.1, milestones=[2],
+                                                    schedule=schedule))
+        sched = E.build_scheduler(opt, OptimConfig(epochs=4, lr=0.1, milestones=[2],
+                                                   schedule=schedule))
+        lrs = []
+        for _ in range(4):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        assert lrs == pytest.approx(want), schedule
+        if schedule == "cosine":
+            assert lrs == sorted(lrs, reverse=True) and 0 < lrs[-1] < 0.05
 
 
 def test_max_steps_per_epoch(tmp_path):

@@ -203,6 +203,36 @@ def test_pretrain_with_teacher_cache(tiny_cfg, synth_root, tmp_path):
         pretrain(cfg, run_dir=tmp_path / "moco")
 
 
+def test_pretrain_builds_its_caches_on_first_use(tiny_cfg, tmp_path, capsys):
+    """The lab's data path: a clip cache of both splits and the teacher feature cache (every
+    2nd frame) are built by the first run, re-used by the next; DistInit's summed L1 and a
+    cosine schedule run through the same engine."""
+    from dtgkit.train import data as TD
+    from dtgkit.train.pretrain import build_teachers, ensure_teacher_cache
+
+    cfg = tiny_cfg.copy()
+    cfg.data.clip_cache = str(tmp_path / "clip_cache")
+    cfg.dtg.use_cache, cfg.dtg.cache_dir = True, str(tmp_path / "tcache")
+    cfg.dtg.cache_frame_stride, cfg.pretrain.schedule = 2, "cosine"
+    cfg.pretrain.epochs, cfg.pretrain.max_steps_per_epoch = 2, 2
+    res = pretrain(cfg, run_dir=tmp_path / "dtg")
+    out = capsys.readouterr().err
+    assert "clip cache: decoding 24 videos" in out and "teacher cache: caching tiny" in out
+    assert res.results["steps"] == 4 and np.isfinite(res.history[-1]["loss/tiny"])
+    assert res.results["knn"]["queries"] == 6  # the test videos, read from the clip cache
+    index = json.loads((tmp_path / "tcache" / "tiny.json").read_text())
+    assert index["complete"] and index["frame_stride"] == 2 and len(index["done"]) == 18
+    cfg.dtg.method, cfg.dtg.distinit_l1_dims = "distinit-l1", "sum"
+    res = pretrain(cfg, run_dir=tmp_path / "distinit")
+    out = capsys.readouterr().err
+    assert "decoding" not in out and "caching" not in out  # both caches re-used
+    assert np.isfinite(res.results["final_loss"])
+    train, _ = TD.load_split(cfg.data, "train")
+    assert ensure_teacher_cache(cfg, list(build_teachers(cfg).values()), train) == []
+    cfg.dtg.cache_frame_stride = 1  # another stride: rebuilt
+    assert ensure_teacher_cache(cfg, list(build_teachers(cfg).values()), train) == ["tiny"]
+
+
 def test_model_init_from_checkpoint_or_state_file(tiny_cfg, pretrained_run, tmp_path):
     from dtgkit.train.pretrain import build_student
 
