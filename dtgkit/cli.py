@@ -19,6 +19,7 @@ COMMANDS = {
     "teachers": "dtgkit.models.teachers",
     "train-teacher": "dtgkit.models.teacher_training",
     "cache-teachers": "dtgkit.models.teacher_cache",
+    "calibrate": "dtgkit.studies.calibration",
     "pretrain": "dtgkit.train.cli",
     "finetune": "dtgkit.train.cli",
     "joint": "dtgkit.train.cli",

@@ -11,6 +11,9 @@ META_NAME = "synth_meta.json"
 #: made by older code. 2: RGB -> YUV 4:2:0 in exact integer maths (``rgb_to_yuv420p``) instead of
 #: libswscale, whose output could change within a process (issue 11).
 SYNTH_VERSION = 2
+#: the still-image sets under ``root/stills`` (the three SynthActions teachers' tasks, the
+#: ``synth:<set>`` teacher specs): BU101, Stanford40 and Places365 analogues
+STILL_SETS = ("action_a", "action_b", "scenes")
 RNG_STREAMS = {"videos": 0, "action_a": 1, "action_b": 2, "scenes": 3, "render_clip": 4}
 
 
