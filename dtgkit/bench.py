@@ -15,7 +15,10 @@ Suites:
     cache     building the teacher cache (decode + teacher, batched across videos) vs. the
               teacher's batched forward on random frames.
     step      one training step of DTG (live / cached teachers) against a supervised step of
-              the same student and batch, and against supervised step + teacher forward.
+              the same student and batch, and against supervised step + teacher forward;
+              with ``--preset NAME`` (e.g. ``lab``) that preset's whole DTG pre-training step
+              (data loader, clip cache, teacher feature cache, the four teachers) against its
+              student's forward + backward alone (:func:`bench_preset_step`).
     all       every suite above, in that order.
 
 Every run also reports the peak RSS of the process after the suites that ran. Each suite's goals
@@ -64,6 +67,8 @@ GOALS = (
     Goal("cache", "cache_vs_forward", ">=", 0.8),
     Goal("step", "cached_vs_supervised", "<=", 1.15),
     Goal("step", "live_vs_supervised_plus_teacher", "<=", 1.05),
+    # issue #13: a lab DTG step costs <= 1.2x the student's forward + backward alone
+    Goal("step", "dtg_vs_student", "<=", 1.2, (("preset", "lab"),)),
 )
 
 
@@ -500,6 +505,106 @@ def bench_step(quick: bool = False, student: str | None = None, teacher: str | N
     return [row]
 
 
+def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = None,
+                      steps: int = 20, warmup: int = 4, cache_dir: str | os.PathLike = "runs/bench",
+                      overrides: Sequence[str] = ()) -> list[dict]:
+    """A DTG pre-training step as a preset's runs take it, against its student alone.
+
+    * student: the preset's student and a linear classifier, forward + backward + the preset's
+      SGD step on a fixed batch in memory (no data path): the floor of a training step.
+    * dtg: the whole step of ``dtgkit pretrain --preset PRESET`` with the four teachers of the
+      demo's DTG arm (default): the next batch from a DataLoader with the preset's workers over
+      the two-view set (read from the clip cache when the preset has one), the guidance
+      features (from the teacher feature cache when it uses one), DTG-Net's forward, backward
+      and SGD step. ``data_ms`` is the wait for the batch alone.
+
+    The two alternate step by step after ``warmup`` rounds, so a burst of other work on a
+    shared machine falls on both; medians over ``steps`` rounds. Runs on the committed
+    SynthActions sample; the caches are built once under ``cache_dir`` and not timed (they are
+    paid once per data set). Goal (issue #13): ``dtg_vs_student`` <= 1.2 for ``lab``.
+    """
+    from dtgkit.config import apply_overrides, get_preset, validate
+    from dtgkit.data.synth import sample_root
+    from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
+    from dtgkit.train import data as TD
+    from dtgkit.train import engine as E
+    from dtgkit.train.pretrain import (
+        PairStep,
+        build_method,
+        build_student,
+        build_teachers,
+        guidance_source,
+    )
+
+    cfg = get_preset(preset)
+    cfg.data.root = str(sample_root())
+    folder = Path(cache_dir) / f"{preset}-step"
+    if cfg.data.clip_cache:
+        cfg.data.clip_cache = str(folder / "clip_cache")
+    if cfg.dtg.use_cache:
+        cfg.dtg.cache_dir = str(folder / "teacher_cache")
+    cfg.dtg.method, cfg.dtg.weighting = "dtg", "uniform"
+    cfg.dtg.teachers = list(teachers or [TEACHER_ROLES[r]["spec"] for r in ROLE_ORDER])
+    cfg.run.progress = False
+    cfg = validate(apply_overrides(cfg, list(overrides)))
+    d, b = cfg.data, cfg.pretrain.batch_size
+    E.seed_everything(0)
+    records, _ = TD.load_split(d, "train")
+    records = (records * -(-2 * b // len(records)))[:2 * b]  # two batches per pass
+    student = build_student(cfg)
+    clf = torch.nn.Linear(student.feat_dim, 10)
+    opt = E.build_optimizer([*student.parameters(), *clf.parameters()], cfg.pretrain)
+    clip = torch.rand(b, d.num_segments, 3, d.size, d.size)  # N x T x 3 x S x S
+    labels = torch.randint(0, 10, (b,))  # N
+
+    def supervised() -> None:
+        loss = torch.nn.functional.cross_entropy(clf(student(clip)), labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    teacher_nets = build_teachers(cfg)
+    method = build_method(cfg, build_student(cfg), teacher_nets)
+    source = guidance_source(cfg, teacher_nets, records)  # builds the teacher cache if missing
+    train_set = TD.pair_dataset(cfg, records, return_indices=source is not None)  # + clip cache
+    step = PairStep(records, list(teacher_nets), source)
+    opt2 = E.build_optimizer(list(method.trainable_parameters()), cfg.pretrain)
+    loader = torch.utils.data.DataLoader(train_set, batch_size=b, shuffle=True, drop_last=True,
+                                         num_workers=d.num_workers,
+                                         persistent_workers=d.num_workers > 0)
+
+    def batches():
+        while True:
+            yield from loader
+
+    it = batches()
+    wait: list[float] = []
+
+    def dtg() -> None:
+        t0 = time.perf_counter()
+        batch = next(it)
+        wait.append(time.perf_counter() - t0)
+        loss, _ = step(method, batch)
+        opt2.zero_grad(set_to_none=True)
+        loss.backward()
+        opt2.step()
+
+    times: dict[str, list[float]] = {"student": [], "dtg": []}
+    for i in range(warmup + steps):
+        for name, fn in (("student", supervised), ("dtg", dtg)):
+            t0 = time.perf_counter()
+            fn()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - t0)
+    t_student, t_dtg = (float(np.median(times[k])) for k in ("student", "dtg"))
+    return [{"preset": preset, "student": cfg.model.student, "batch": b,
+             "num_segments": d.num_segments, "size": d.size, "teachers": len(teacher_nets),
+             "clip_cache": bool(d.clip_cache), "teacher_cache": bool(cfg.dtg.use_cache),
+             "workers": d.num_workers, "steps": steps, "student_ms": 1e3 * t_student,
+             "dtg_ms": 1e3 * t_dtg, "data_ms": 1e3 * float(np.median(wait[warmup:])),
+             "dtg_vs_student": t_dtg / t_student}]
+
+
 # ------------------------------------------------------------------------------ printing
 def format_table(rows: list[dict]) -> str:
     """A plain-text table of ``rows`` (floats with 3 significant digits)."""
@@ -513,9 +618,12 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-def run_bench(suites: list[str], quick: bool = False, out: str | None = None) -> dict:
-    """Run the named suites; print a table per suite; write JSON to ``out`` when given."""
-    result: dict = {"machine": machine_info(), "quick": quick, "suites": {}}
+def run_bench(suites: list[str], quick: bool = False, out: str | None = None,
+              preset: str = "") -> dict:
+    """Run the named suites; print a table per suite; write JSON to ``out`` when given.
+    ``preset``: the ``step`` suite times that preset's whole pre-training step instead
+    (:func:`bench_preset_step`)."""
+    result: dict = {"machine": machine_info(), "quick": quick, "preset": preset, "suites": {}}
     for name in suites:
         t0 = time.perf_counter()
         if name == "loader":
@@ -526,6 +634,8 @@ def run_bench(suites: list[str], quick: bool = False, out: str | None = None) ->
             rows = bench_teachers(quick=quick)
         elif name == "cache":
             rows = bench_cache_build(quick=quick)
+        elif name == "step" and preset:
+            rows = bench_preset_step(preset, steps=3 if quick else 20, warmup=1 if quick else 4)
         elif name == "step":
             rows = bench_step(quick=quick)
         else:
@@ -554,7 +664,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     out = args.json or os.path.join(tempfile.gettempdir(), f"dtgkit-bench-{args.suite}.json")
     if args.threads:
         torch.set_num_threads(args.threads)  # recorded as machine.torch_threads in the JSON
-    run_bench(suites, quick=args.quick, out=out)
+    run_bench(suites, quick=args.quick, out=out, preset=args.preset)
     return 0
 
 
@@ -564,6 +674,9 @@ def add_cli(subparsers) -> None:
     p.add_argument("suite", choices=[*SUITES, "all"], help="which benchmark")
     p.add_argument("--json", help="write the results here (default: a file in the temp folder)")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    p.add_argument("--preset", default="", help="step suite: time this preset's whole DTG "
+                   "pre-training step (data path, caches, four teachers) against its student "
+                   "alone, e.g. --preset lab (caches built once under runs/bench)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch threads of this process (default: torch's, one per core); 1 "
                         "measures the work itself, free of thread wake-ups on shared cores")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dtgkit.bench import bench_loader, bench_queue, bench_step, format_table
 from dtgkit.cli import main
 
@@ -23,6 +25,25 @@ def test_queue_and_step_suites_at_tiny_size():
     s = bench_step(quick=True, K=16, repeats=1)[0]
     assert s["student"] == "tiny" and s["cached_vs_supervised"] > 0
     assert "queue_step_ms" in format_table([q])
+
+
+def test_preset_step_times_the_whole_data_path_against_the_student(tmp_path):
+    """--preset: a preset's DTG step (loader, clip cache, teacher feature cache, teachers)
+    against its student alone; the caches are built once, outside the timing."""
+    from dtgkit.bench import bench_preset_step, check_goals
+
+    cc, tc = tmp_path / "cc", tmp_path / "tc"
+    (row,) = bench_preset_step("ci-tiny", teachers=["tiny", "tiny#seed=1"], steps=2, warmup=1,
+                               cache_dir=tmp_path, overrides=[f"data.clip_cache={cc}",
+                                                              "dtg.use_cache=true",
+                                                              f"dtg.cache_dir={tc}"])
+    assert (row["student"], row["teachers"], row["clip_cache"], row["teacher_cache"]) == \
+        ("tiny", 2, True, True)
+    assert row["dtg_ms"] > 0 and row["dtg_vs_student"] == pytest.approx(row["dtg_ms"] / row["student_ms"])
+    assert (cc / "frames.npy").is_file() and len(list(tc.glob("*.npy"))) == 2
+    assert check_goals("step", [row]) == []  # the 1.2x goal is the lab preset's
+    assert [c["met"] for c in check_goals("step", [{**row, "preset": "lab"}])] == \
+        [row["dtg_vs_student"] <= 1.2]
 
 
 def test_cli_writes_json(tmp_path):
