@@ -41,6 +41,7 @@ import numpy as np
 
 from dtgkit.files import write_text_atomic
 from dtgkit.metrics import binomial_se, evaluate_knn, l2_normalize, linear_probe
+from dtgkit.studies.teacher_probes import load_teacher_features, pair_cells
 
 __all__ = ["TARGETS", "calibrate", "check_premises", "default_teachers", "format_report",
            "pair_probes", "student_pair_accuracy", "supervised_baseline",
@@ -147,22 +148,19 @@ def pair_probes(feats: dict[str, np.ndarray], labels, train_mask, class_names: S
     of the two classes only): can the teacher's features tell the two apart at all?
 
     Returns:
-        one dict per (pair, teacher): pair "A/B", kind, how, teacher, acc (%), n, se.
+        one dict per (pair, teacher): pair "A/B", kind, teacher, acc (%), n, se.
     """
     labels, train_mask = np.asarray(labels), np.asarray(train_mask, bool)
-    index = {c: i for i, c in enumerate(class_names)}
     rows = []
-    for p in pairs:
-        if p.a not in index or p.b not in index:
-            continue
-        a, b = index[p.a], index[p.b]
+    for a, b, kind in pair_cells(class_names, pairs):
         sel = (labels == a) | (labels == b)
         y = (labels[sel] == b).astype(np.int64)
         for name, f in feats.items():
             xtr, ytr, xte, yte = _split(np.asarray(f)[sel], y, train_mask[sel])
             acc = linear_probe(xtr, ytr, xte, yte, 2, seed=seed, C=C)["acc1"]
-            rows.append({"pair": f"{p.a}/{p.b}", "kind": p.kind, "how": p.how, "teacher": name,
-                         "acc": acc, "n": len(yte), "se": binomial_se(acc, len(yte))})
+            rows.append({"pair": f"{class_names[a]}/{class_names[b]}", "kind": kind,
+                         "teacher": name, "acc": acc, "n": len(yte),
+                         "se": binomial_se(acc, len(yte))})
     return rows
 
 
@@ -171,17 +169,13 @@ def student_pair_accuracy(scores: np.ndarray, labels, class_names: Sequence[str]
     """Within-pair accuracy of a classifier's test scores: among the test videos of a pair,
     how often the true class scores above the other class of the pair."""
     labels = np.asarray(labels)
-    index = {c: i for i, c in enumerate(class_names)}
     rows = []
-    for p in pairs:
-        if p.a not in index or p.b not in index:
-            continue
-        a, b = index[p.a], index[p.b]
+    for a, b, kind in pair_cells(class_names, pairs):
         sel = (labels == a) | (labels == b)
         pred_b = scores[sel, b] > scores[sel, a]
         acc = 100.0 * float((pred_b == (labels[sel] == b)).mean()) if sel.any() else float("nan")
-        rows.append({"pair": f"{p.a}/{p.b}", "kind": p.kind, "acc": acc, "n": int(sel.sum()),
-                     "se": binomial_se(acc, int(sel.sum()))})
+        rows.append({"pair": f"{class_names[a]}/{class_names[b]}", "kind": kind, "acc": acc,
+                     "n": int(sel.sum()), "se": binomial_se(acc, int(sel.sum()))})
     return rows
 
 
@@ -235,7 +229,6 @@ def calibrate(root: str | os.PathLike, out_dir: str | os.PathLike, *,
         the tables (also written to ``out_dir/calibration.json``).
     """
     from dtgkit.data.synth import load_meta, pairs_within
-    from dtgkit.studies.teacher_probes import load_teacher_features
 
     root, out = Path(root), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
