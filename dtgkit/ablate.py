@@ -59,22 +59,8 @@ def add_cli(subparsers) -> None:
         description="Run an ablation suite (table1, table2, table3, table4, efficiency) for several "
                     "seeds under one budget; writes RESULTS/<suite>.csv and .md. Re-running re-uses "
                     "finished runs.")
-    p.add_argument("--suite", choices=suites.SUITES, help="the suite to run")
     p.add_argument("--claims", action="store_true",
                    help="run nothing: check the paper's claims against the results files and write "
                         "RESULTS/claims.md")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
-    p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")
-    p.add_argument("--results", default="notebooks/results", help="CSV / markdown folder (default %(default)s)")
-    p.add_argument("--preset", default="", help="the budget's preset (default cpu-demo; e.g. "
-                   "paper-ucf101-tsn-r18 with --set data.root=... on a GPU machine)")
-    p.add_argument("--teacher", action="append", default=[], metavar="ROLE=SPEC",
-                   help="the teacher of a role (imagenet, scenes, action_a, action_b), e.g. "
-                        "scenes=places365:resnet18@/w/resnet18_places365.pth.tar; default: the "
-                        "ImageNet Lite0 and the committed SynthActions teachers")
-    p.add_argument("--imagenet-init", default="", metavar="FILE",
-                   help="table1: a 2D ImageNet state dict for the student's backbone (e.g. torchvision "
-                        "resnet18 weights); without it the ImageNet-init row is skipped with a reason")
-    suites.add_budget_args(p)
+    suites.add_suite_args(p)
     p.set_defaults(func=_cmd_ablate)

@@ -24,7 +24,7 @@ LAYERS = {
     "studies": 5,
     "viz": 6,
     "experiments": 7,
-    "widgets": 8, "demo": 8, "ablate": 8, "bench": 8,
+    "widgets": 8, "labs": 8, "demo": 8, "ablate": 8, "bench": 8,
     "cli": 9, "__main__": 9, "": 9,
 }
 

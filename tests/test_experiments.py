@@ -245,3 +245,46 @@ def test_options_added_later_keep_the_hashes_of_recorded_runs():
     for item in ("pretrain.schedule=cosine", "data.clip_cache=runs/cc",
                  "dtg.distinit_l1_dims=sum", "dtg.cache_frame_stride=4"):
         assert config_hash(apply_overrides(base, [item])) != config_hash(base), item
+
+
+# ------------------------------------------------------------------------------ the labs' live row
+def test_committed_budget_is_read_from_the_suite_markdown(tmp_path):
+    from dtgkit.experiments.report import RESULTS, committed_budget
+    from dtgkit.experiments.suites import parse_suite_args
+
+    argv = committed_budget("table2", RESULTS)
+    assert argv[:2] == ["--suite", "table2"]
+    assert parse_suite_args(argv).suite == "table2"
+    (tmp_path / "table1.md").write_text("# Table 1\n\nno budget here\n")
+    with pytest.raises(ValueError, match="no budget line"):
+        committed_budget("table1", tmp_path)
+    with pytest.raises(FileNotFoundError, match="dtgkit ablate --suite table3"):
+        committed_budget("table3", tmp_path)
+
+
+def test_select_arms_takes_what_an_arm_needs():
+    from dtgkit.config import get_preset
+    from dtgkit.experiments.suites import select_arms, suite_arms
+
+    arms = suite_arms("table3", X.ensure_teachers(quick=True), get_preset("cpu-demo"))
+    assert select_arms(arms) == arms
+    assert [a.key for a in select_arms(arms, ["all-uniform"])] == ["all-uniform"]
+    assert [a.key for a in select_arms(arms, ["all-offline"])] == [
+        "single-imagenet", "single-scenes", "single-action_a", "single-action_b", "all-offline"]
+    with pytest.raises(ValueError, match="unknown arm"):
+        select_arms(arms, ["nope"])
+
+
+def test_rerun_arm_trains_one_row_and_reuses_it(exp_synth_root, tmp_path):
+    res = X.rerun_arm("table2", "dtg-img_img", out=tmp_path, quick=True, data_root=exp_synth_root,
+                      overrides=["pretrain.max_steps_per_epoch=1", "finetune.max_steps_per_epoch=1",
+                                 "finetune.epochs=1"], progress=False)
+    assert [r["arm"] for r in res["rows"]] == ["dtg-img_img"]
+    row = res["row"]
+    assert row["seed"] == 0 and 0 <= row["acc1"] <= 100 and not row.get("reused")
+    assert res["argv"] == ["--suite", "table2", "--quick"]
+    assert (tmp_path / "table2" / "dtg-img_img").is_dir()
+    again = X.rerun_arm("table2", "dtg-img_img", out=tmp_path, quick=True, data_root=exp_synth_root,
+                        overrides=["pretrain.max_steps_per_epoch=1", "finetune.max_steps_per_epoch=1",
+                                   "finetune.epochs=1"], progress=False)
+    assert again["row"]["reused"] and again["row"]["acc1"] == row["acc1"]

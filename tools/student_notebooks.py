@@ -29,9 +29,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 TEXT_STUB = "YOUR ANSWER HERE"
-BEGIN, END = re.compile(r"#+\s*BEGIN SOLUTION", re.I), re.compile(r"#+\s*END SOLUTION", re.I)
-BEGIN_HIDDEN = re.compile(r"#+\s*BEGIN HIDDEN TESTS", re.I)
-END_HIDDEN = re.compile(r"#+\s*END HIDDEN TESTS", re.I)
+BEGIN, END = re.compile(r"#+\s*BEGIN SOLUTION", re.IGNORECASE), re.compile(r"#+\s*END SOLUTION", re.IGNORECASE)
+BEGIN_HIDDEN = re.compile(r"#+\s*BEGIN HIDDEN TESTS", re.IGNORECASE)
+END_HIDDEN = re.compile(r"#+\s*END HIDDEN TESTS", re.IGNORECASE)
 
 
 def is_solution_cell(cell) -> bool:

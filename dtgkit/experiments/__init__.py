@@ -8,16 +8,20 @@ paper's tables and claims measured over seeds (``dtgkit demo``, ``dtgkit ablate`
 * :mod:`~dtgkit.experiments.suites` - the suites (demo, Tables 1-4, efficiency), the budget and
   :func:`run_suite`, the one runner;
 * :mod:`~dtgkit.experiments.report` - tables, CSV, claims and both markdown reports;
-* :mod:`~dtgkit.experiments.resources` - wall / CPU time, peak memory, the machine.
+* :mod:`~dtgkit.experiments.resources` - wall / CPU time, peak memory, the machine;
+* :mod:`~dtgkit.experiments.lab` - :func:`rerun_arm`: one arm of a committed suite re-run at
+  its budget (the labs' live experiments).
 
 The names below are re-exported here for notebooks (``from dtgkit import experiments as X``).
 """
 from __future__ import annotations
 
 from dtgkit.experiments.arms import Arm, config_hash, frozen_eval, run_arm, run_arms
+from dtgkit.experiments.lab import rerun_arm
 from dtgkit.experiments.report import (
     CLAIMS,
     check_claims,
+    committed_budget,
     format_mean_std,
     load_suite,
     markdown_table,
@@ -58,6 +62,7 @@ __all__ = [
     "ResourceMonitor",
     "budget_config",
     "check_claims",
+    "committed_budget",
     "config_hash",
     "ensure_teachers",
     "format_mean_std",
@@ -68,6 +73,7 @@ __all__ = [
     "plot_suite",
     "quiet",
     "read_csv",
+    "rerun_arm",
     "run_arm",
     "run_arms",
     "run_suite",

@@ -18,6 +18,8 @@ import io
 import json
 import math
 import os
+import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ __all__ = [
     "ablate_argv",
     "check_claims",
     "claims_markdown",
+    "committed_budget",
     "demo_argv",
     "demo_report",
     "efficiency_curves",
@@ -180,6 +183,27 @@ def load_suite(suite: str, results: str | Path = RESULTS) -> tuple[list[dict], l
                                 f"--results {results}`")
     rows = read_csv(path)
     return rows, summarise(rows, SUITE_METRICS[suite])
+
+
+#: the budget line of ``<suite>.md`` (:func:`suite_markdown`): the preset and the ablate arguments
+_BUDGET_LINE = re.compile(r"preset `([^`]*)` \+ `dtgkit ablate ([^`]*)`")
+
+
+def committed_budget(suite: str, results: str | Path = RESULTS) -> list[str]:
+    """The ``dtgkit ablate`` arguments that produced the committed results of ``suite``, read
+    from the budget line of ``<results>/<suite>.md`` (so a re-run matches its budget).
+
+    Raises:
+        FileNotFoundError: the suite has no results; ValueError: the file has no budget line.
+    """
+    path = Path(results) / f"{suite}.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `dtgkit ablate --suite {suite} --seeds 3 "
+                                f"--results {results}`")
+    m = _BUDGET_LINE.search(path.read_text(encoding="utf-8"))
+    if not m:
+        raise ValueError(f"{path}: no budget line (\"preset `...` + `dtgkit ablate ...`\")")
+    return shlex.split(m.group(2))
 
 
 def chance_of(run_files: Path) -> float | None:

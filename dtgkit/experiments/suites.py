@@ -63,10 +63,13 @@ __all__ = [
     "SUITE_METRICS",
     "SUITE_TITLES",
     "add_budget_args",
+    "add_suite_args",
     "budget_config",
     "demo_arms",
+    "parse_suite_args",
     "publish_run_files",
     "run_suite",
+    "select_arms",
     "suite_arms",
     "synth_params",
     "teacher_size",
@@ -207,6 +210,57 @@ def suite_arms(suite: str, teachers: dict[str, str], base: Config, *,
     raise ValueError(f"unknown suite {suite!r}; suites: {', '.join(SUITES)}")
 
 
+def select_arms(arms: Sequence[Arm], only: Sequence[str] = ()) -> list[Arm]:
+    """The arms named in ``only`` and those they need (``offline_from``, ``init_from``), in
+    suite order; all of them when ``only`` is empty.
+
+    Raises:
+        ValueError: a name that is not an arm of the suite.
+    """
+    if not only:
+        return list(arms)
+    by_key = {a.key: a for a in arms}
+    unknown = [k for k in only if k not in by_key]
+    if unknown:
+        raise ValueError(f"unknown arm(s) {unknown}; arms: {', '.join(by_key)}")
+    needed, todo = set(), list(only)
+    while todo:
+        key = todo.pop()
+        if key not in needed:
+            needed.add(key)
+            arm = by_key[key]
+            todo += [*arm.offline_from, *([arm.init_from] if arm.init_from else [])]
+    return [a for a in arms if a.key in needed]
+
+
+def add_suite_args(p: argparse.ArgumentParser) -> None:
+    """The ``dtgkit ablate`` arguments that describe a suite's runs (what ``<suite>.md``
+    records), the budget knobs (:func:`add_budget_args`) included."""
+    p.add_argument("--suite", choices=SUITES, help="the suite to run")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
+    p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")
+    p.add_argument("--results", default="notebooks/results", help="CSV / markdown folder (default %(default)s)")
+    p.add_argument("--preset", default="", help="the budget's preset (default cpu-demo; e.g. "
+                   "paper-ucf101-tsn-r18 with --set data.root=... on a GPU machine)")
+    p.add_argument("--teacher", action="append", default=[], metavar="ROLE=SPEC",
+                   help="the teacher of a role (imagenet, scenes, action_a, action_b), e.g. "
+                        "scenes=places365:resnet18@/w/resnet18_places365.pth.tar; default: the "
+                        "ImageNet Lite0 and the committed SynthActions teachers")
+    p.add_argument("--imagenet-init", default="", metavar="FILE",
+                   help="table1: a 2D ImageNet state dict for the student's backbone (e.g. torchvision "
+                        "resnet18 weights); without it the ImageNet-init row is skipped with a reason")
+    add_budget_args(p)
+
+
+def parse_suite_args(argv: Sequence[str]) -> argparse.Namespace:
+    """``dtgkit ablate`` arguments (``--suite ... --preset ...``) as the namespace
+    :func:`budget_config` takes."""
+    p = argparse.ArgumentParser(prog="dtgkit ablate", add_help=False)
+    add_suite_args(p)
+    return p.parse_args(list(argv))
+
+
 def demo_arms(teachers: dict[str, str], offline_source: str = "teacher-knn") -> list[Arm]:
     """The demo's comparison (paper Table 1's shape): random init, DistInit-L1, MoCo-video and
     DTG with all teachers and offline weights (plus the single-teacher DTG arms when the offline
@@ -279,7 +333,7 @@ def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
               teachers_dir: str | Path, quick: bool = False, teacher_input_size: int | None = None,
               teacher_overrides: Sequence[str] = (), imagenet_init: str = "",
               offline_source: str = "teacher-knn", synth_workers: int | None = None,
-              say: Callable[[str], None] = print) -> dict[str, Any]:
+              only: Sequence[str] = (), say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run every arm of a suite for every seed under the budget ``cfg`` (the demo too).
 
     Makes what is missing first: the SynthActions set at ``data.root`` (:func:`synth_params`;
@@ -298,6 +352,7 @@ def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
         teacher_overrides: ``ROLE=SPEC`` items replacing a role's teacher.
         imagenet_init, offline_source: see :func:`suite_arms`.
         synth_workers: processes generating SynthActions.
+        only: run only these arms (and the arms their offline weights or init come from).
         say: progress messages.
 
     Returns:
@@ -322,7 +377,8 @@ def run_suite(suite: str, cfg: Config, *, out: str | Path, seeds: Sequence[int],
     # arms set their own; the base only matters to arms without teachers, and to their hash)
     cfg.dtg.teachers = [teachers[r] for r in (ROLE_ORDER if suite == DEMO else ("imagenet",))]
     validate(cfg)
-    arms = suite_arms(suite, teachers, cfg, imagenet_init=imagenet_init, offline_source=offline_source)
+    arms = select_arms(suite_arms(suite, teachers, cfg, imagenet_init=imagenet_init,
+                                  offline_source=offline_source), only)
     all_specs = [teachers[r] for r in ROLE_ORDER]
     proxy: dict[str, float] = {}
 
