@@ -57,3 +57,61 @@ def test_write_student_copies(tmp_path):
     written = SN.write_student_copies([src], tmp_path / "student")
     assert written == [tmp_path / "student" / "lab.ipynb"]
     assert "x = i * 2" not in written[0].read_text()
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _regions(source: str) -> list[str]:
+    """The code lines inside the solution regions of ``source``."""
+    inside, lines = False, []
+    for line in source.splitlines():
+        if SN.BEGIN.search(line):
+            inside = True
+        elif SN.END.search(line):
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_copy_of_each_lab_has_no_solution(path):
+    nb = nbformat.read(path, as_version=4)
+    student = SN.student_notebook(nb)
+    assert len(student.cells) == len(nb.cells)
+    solutions = 0
+    for inst, stu in zip(nb.cells, student.cells):
+        if SN.is_solution_cell(inst):
+            solutions += 1
+            assert "SOLUTION" not in stu.source and "raise NotImplementedError()" in stu.source
+            kept = [line for line in _regions(inst.source) if line in stu.source.splitlines()
+                    or f"    {line}" in stu.source.splitlines()]
+            assert not kept, f"solution lines left in the student copy: {kept}"
+        else:
+            assert stu.source == inst.source
+        if stu.cell_type == "code":
+            assert stu.outputs == [] and stu.execution_count is None
+    assert solutions >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_student_copy_runs_up_to_its_first_exercise(path, monkeypatch):
+    """In FAST mode every cell before the first exercise runs, and the first answer cell stops
+    with the stub's NotImplementedError (run from notebooks/, as `make lab` does)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("DTGKIT_FAST", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    student = SN.student_notebook(nbformat.read(path, as_version=4))
+    first = next(i for i, c in enumerate(student.cells) if SN.is_solution_cell(c))
+    student.cells = student.cells[:first + 1]
+    client = NotebookClient(student, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    with pytest.raises(CellExecutionError, match="NotImplementedError"):
+        client.execute()
+    errors = [i for i, c in enumerate(student.cells) if c.cell_type == "code"
+              and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    assert errors == [first], f"cells that failed: {errors} (the first answer cell is {first})"
