@@ -115,3 +115,27 @@ def test_student_copy_runs_up_to_its_first_exercise(path, monkeypatch):
     errors = [i for i, c in enumerate(student.cells) if c.cell_type == "code"
               and any(o.get("output_type") == "error" for o in c.get("outputs", []))]
     assert errors == [first], f"cells that failed: {errors} (the first answer cell is {first})"
+
+
+@pytest.mark.slow
+def test_student_copies_equal_nbgraders_own(tmp_path):
+    """``nbgrader generate_assignment`` (the instructor's path) and tools/student_notebooks.py
+    (``make student-notebooks``, no nbgrader) give the student the same cells."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("nbgrader")
+    source = tmp_path / "source" / "labs"
+    source.mkdir(parents=True)
+    for path in NOTEBOOKS:
+        (source / path.name).write_bytes(path.read_bytes())
+    (tmp_path / "nbgrader_config.py").write_text('c = get_config()\nc.CourseDirectory.course_id = "dtgkit"\n')
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    res = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "labs", "--force"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    for path in NOTEBOOKS:
+        theirs = nbformat.read(tmp_path / "release" / "labs" / path.name, as_version=4)
+        ours = SN.student_notebook(nbformat.read(path, as_version=4))
+        assert [c.source for c in theirs.cells] == [c.source for c in ours.cells], path.name
