@@ -5,7 +5,7 @@ Every command resolves its config the one way (:func:`dtgkit.config.resolve_conf
 
     dtgkit pretrain --preset ci-tiny --set data.root=runs/synth --set pretrain.epochs=3
     dtgkit pretrain --preset ci-tiny --resume                  # continue exactly
-    dtgkit finetune --preset ci-tiny --init runs/ci-tiny-pretrain-dtg
+    dtgkit finetune --preset ci-tiny --init runs/ci-tiny-pretrain-dtg --run-dir runs/ci-tiny-finetune
     dtgkit joint    --preset ci-tiny --set dtg.method=none     # plain supervised TSN
     dtgkit evaluate runs/ci-tiny-finetune                      # kNN, linear probe, classifier
     torchrun --nproc_per_node=2 -m dtgkit pretrain --preset cpu-demo   # several processes
