@@ -187,6 +187,11 @@ def bench_loader(
     per run). The dataset keeps its last videos open per worker
     (:class:`~dtgkit.data.datasets.VideoDatasetBase`), so on these few files it opens less
     often than the raw loop: ``loader_vs_decode_only`` shows the loader against decoding alone.
+    Raw decode, decode only and the in-process loader (0 workers) are timed in turn, round after
+    round (:func:`best_times`), so a burst of other work on a shared machine falls on all three
+    (timed one after the other, the 0-worker ratio read 0.55 on the loaded 2-core machine where
+    interleaved it reads ~1.0); loaders with workers are timed after them, each on its own
+    (their workers would prefetch while the others are timed).
 
     Returns:
         One row per (backend, workers): clips/s of raw decode, of decode only and of the
@@ -225,11 +230,7 @@ def bench_loader(
                 reader = readers[i % len(readers)]
                 reader.get_frames(tsn_indices(reader.num_frames, num_segments, train=True, rng=rng))
 
-        raw_s = best_time(raw, repeats=2)
-        decode_s = best_time(decode_only, repeats=2)
-        for reader in readers:
-            reader.close()
-        for w in workers:
+        def make_loader(w: int, backend: str = backend) -> Callable[[], None]:
             ds = ClipDataset(records, num_segments, train=True, backend=backend,
                              transform=clip_transform(size, train=True))
             extra = {"persistent_workers": True, "prefetch_factor": prefetch_factor} if w else {}
@@ -237,7 +238,7 @@ def bench_loader(
                                 pin_memory=torch.cuda.is_available(),
                                 generator=torch.Generator().manual_seed(0), **extra)
 
-            def run_loader(loader=loader) -> None:
+            def run_loader() -> None:
                 seen = 0
                 while seen < clips:
                     for batch in loader:
@@ -245,7 +246,16 @@ def bench_loader(
                         if seen >= clips:
                             break
 
-            loader_s = best_time(run_loader, repeats=2)
+            return run_loader
+
+        in_process = {"raw": raw, "decode": decode_only}
+        in_process.update({f"loader{w}": make_loader(w) for w in workers if w == 0})
+        best = best_times(in_process, repeats=3)
+        raw_s, decode_s = best["raw"], best["decode"]
+        for reader in readers:
+            reader.close()
+        for w in workers:
+            loader_s = best[f"loader{w}"] if w == 0 else best_time(make_loader(w), repeats=2)
             rows.append({
                 "backend": backend, "workers": w, "files": len(files), "clips": clips,
                 "num_segments": num_segments, "size": size,
@@ -253,7 +263,6 @@ def bench_loader(
                 "loader_clips_per_s": clips / loader_s, "loader_vs_raw": raw_s / loader_s,
                 "loader_vs_decode_only": decode_s / loader_s,
             })
-            del loader
     return rows
 
 
