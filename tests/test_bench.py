@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from dtgkit.bench import bench_loader, bench_queue, bench_step, format_table
+from dtgkit.bench import bench_cache_build, bench_loader, bench_queue, bench_step, format_table
 from dtgkit.cli import main
 
 
@@ -44,6 +44,13 @@ def test_preset_step_times_the_whole_data_path_against_the_student(tmp_path):
     assert check_goals("step", [row]) == []  # the 1.2x goal is the lab preset's
     assert [c["met"] for c in check_goals("step", [{**row, "preset": "lab"}])] == \
         [row["dtg_vs_student"] <= 1.2]
+
+
+def test_cache_suite_times_build_and_forward_on_the_same_frames():
+    row = bench_cache_build(quick=True, size=32, batch_size=64, num_workers=0, repeats=2)[0]
+    assert row["frames"] > row["batch"] and row["videos"] > 1
+    assert row["cache_frames_per_s"] > 0 and row["forward_frames_per_s"] > 0
+    assert abs(row["cache_vs_forward"] - row["cache_frames_per_s"] / row["forward_frames_per_s"]) < 1e-9
 
 
 def test_cli_writes_json(tmp_path):
