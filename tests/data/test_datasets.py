@@ -419,6 +419,29 @@ def test_clip_dataset_reproducible_per_epoch_and_keeps_global_rng(videos):
     )
 
 
+def test_augmentation_runs_on_one_thread_same_pixels_and_restores_the_count(videos):
+    """The clip transform runs on one intra-op thread (small ops, thread wake-ups): the pixels
+    equal those of a process on one thread, and the caller's thread count comes back."""
+    make = lambda: ClipDataset(
+        videos, 4, train=True, backend=BACKEND, seed=3, transform=clip_transform(40, True)
+    )
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        seen = []
+        real = torch.set_num_threads
+        ds = make()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch, "set_num_threads", lambda n: (seen.append(n), real(n))[1])
+            two = ds[1][0]
+        assert seen == [1, 2] and torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        one = make()[1][0]
+        assert torch.equal(one, two)
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("backend", ["decord", "pyav"])
 def test_kept_open_readers_give_the_frames_of_fresh_ones(backend):
     """Readers kept open (seeking back and forth in a real H.264 file with B-frames and in the
