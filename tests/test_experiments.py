@@ -288,3 +288,28 @@ def test_rerun_arm_trains_one_row_and_reuses_it(exp_synth_root, tmp_path):
                         overrides=["pretrain.max_steps_per_epoch=1", "finetune.max_steps_per_epoch=1",
                                    "finetune.epochs=1"], progress=False)
     assert again["row"]["reused"] and again["row"]["acc1"] == row["acc1"]
+
+
+def test_teacher_proxy_reads_the_teacher_cache_with_use_cache(tmp_path):
+    """With dtg.use_cache (the lab preset) the teacher-kNN proxy scores the features DTG's
+    guidance sees: the teacher feature cache, built for the training videos where missing."""
+    from dtgkit.config import get_preset
+    from dtgkit.data.synth import sample_root
+    from dtgkit.experiments.teachers import teacher_proxy_accuracies
+    from dtgkit.metrics import loo_knn_accuracy
+    from dtgkit.models.teacher_cache import CachedGuidance
+    from dtgkit.studies.guidance_space import video_guidance_features
+    from dtgkit.train import data as TD
+
+    cfg = get_preset("ci-tiny")
+    cfg.data.root = str(sample_root())
+    cfg.dtg.use_cache, cfg.dtg.cache_dir, cfg.dtg.cache_frame_stride = True, str(tmp_path / "tc"), 2
+    said = []
+    accs = teacher_proxy_accuracies(cfg, ["tiny", "tiny#seed=1"], tmp_path, say=said.append)
+    assert set(accs) == {"tiny", "tiny#seed=1"} and (tmp_path / "tc" / "tiny.json").is_file()
+    records, _ = TD.load_split(cfg.data, "train")
+    feats = video_guidance_features(CachedGuidance(tmp_path / "tc", ["tiny"]), records, 2)["tiny"]
+    assert accs["tiny"] == loo_knn_accuracy(feats, [r.label for r in records],
+                                            TD.group_ids(records).numpy())
+    assert teacher_proxy_accuracies(cfg, ["tiny"], tmp_path, say=said.append) == {"tiny": accs["tiny"]}
+    assert "re-using" in said[-1]

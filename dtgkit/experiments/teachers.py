@@ -118,13 +118,16 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
                              say: Callable[[str], None] = print) -> dict[str, float]:
     """The ``teacher-knn`` offline-weight proxy: each teacher's leave-one-group-out kNN
     accuracy (percent) on its frozen features of the training split's test-time clips
-    (``data.num_segments`` frames at ``data.size`` px, features averaged over frames).
+    (``data.num_segments`` frames at ``data.size`` px, features averaged over frames; with
+    ``dtg.use_cache`` the same frames' features from the teacher feature cache, as DTG's
+    guidance sees them: each teacher at its own input size, the cache built where missing).
 
     Cached in ``out_dir/teacher_knn.json`` (keyed by spec and data settings).
     """
     path = Path(out_dir) / "teacher_knn.json"
     d = cfg.data
-    key = json.dumps([d.dataset, str(d.root), d.num_segments, d.size, d.fraction, cfg.run.seed])
+    key = json.dumps([d.dataset, str(d.root), d.num_segments, d.size, d.fraction, cfg.run.seed]
+                     + ([cfg.dtg.cache_dir] if cfg.dtg.use_cache else []))
     cache = json.loads(path.read_text()) if path.is_file() else {}
     todo = [s for s in specs if f"{s}|{key}" not in cache]
     if not todo:
@@ -132,10 +135,14 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
     else:
         records, _ = TD.load_split(d, "train")
         groups = TD.group_ids(records).numpy()
+        cached = _cached_features(cfg, todo, records) if cfg.dtg.use_cache else {}
         for spec in todo:
             t0 = time.perf_counter()
-            feats, labels, _ = split_features(cfg, create_teacher(spec), records,
-                                              batch_size=max(1, cfg.pretrain.batch_size))
+            if cached:
+                feats, labels = cached[spec], [r.label for r in records]
+            else:
+                feats, labels, _ = split_features(cfg, create_teacher(spec), records,
+                                                  batch_size=max(1, cfg.pretrain.batch_size))
             acc = loo_knn_accuracy(feats, labels, groups)
             cache[f"{spec}|{key}"] = acc
             say(f"teacher kNN proxy: {spec}: {acc:.2f}% on {len(labels)} training videos "
@@ -143,6 +150,18 @@ def teacher_proxy_accuracies(cfg: Config, specs: Sequence[str], out_dir: str | o
         path.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(path, json.dumps(cache, indent=1) + "\n")
     return {s: float(cache[f"{s}|{key}"]) for s in specs}
+
+
+def _cached_features(cfg: Config, specs: Sequence[str], records) -> dict:
+    """Each teacher's features of the TSN test view of ``records`` from the teacher feature
+    cache ``dtg.cache_dir`` (built for those videos where missing): spec -> V x D."""
+    from dtgkit.models.teacher_cache import CachedGuidance
+    from dtgkit.studies.guidance_space import video_guidance_features
+    from dtgkit.train.pretrain import ensure_teacher_cache
+
+    ensure_teacher_cache(cfg, [create_teacher(s) for s in specs], records)
+    cache = CachedGuidance(cfg.dtg.cache_dir, list(specs), root=TD.video_root(cfg.data))
+    return video_guidance_features(cache, records, cfg.data.num_segments)
 
 
 def offline_weights(accs: Sequence[float], temperature: float = 1.0) -> list[float]:
