@@ -27,6 +27,7 @@ _EXPORTS = {
                            "load_class_folders", "load_records"],
     "dtgkit.data.datasets": ["ClipDataset", "PairDataset"],
     "dtgkit.data.transforms": ["clip_transform", "to_clip_tensor"],
+    "dtgkit.data.clip_cache": ["ensure_clip_cache"],
     "dtgkit.models.students": ["create_student", "list_students", "register_student",
                                "StudentClassifier", "accepts_2d_init"],
     "dtgkit.models.inflate": ["inflate_2d_to_3d"],
@@ -43,8 +44,10 @@ _EXPORTS = {
     "dtgkit.train.pretrain": ["pretrain"],
     "dtgkit.train.finetune": ["finetune", "joint", "evaluate"],
     "dtgkit.metrics": ["top_k_accuracy", "mean_average_precision", "mean_class_accuracy",
-                       "knn_predict", "evaluate_knn", "loo_knn_accuracy", "linear_probe", "silhouette"],
+                       "knn_predict", "evaluate_knn", "loo_knn_accuracy", "linear_probe", "silhouette",
+                       "binomial_se"],
     "dtgkit.train.evaluate": ["extract_features", "split_features", "frozen_evaluation"],
+    "dtgkit.studies.calibration": ["calibrate"],
 }
 _MODULES = {"weighting": "dtgkit.dtg.weighting", "widgets": "dtgkit.widgets",
             "figures": "dtgkit.viz.figures"}
