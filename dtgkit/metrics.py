@@ -33,6 +33,7 @@ import torch
 __all__ = [
     "METRICS",
     "METRIC_NAMES",
+    "PROBE_C_GRID",
     "average_precision",
     "binomial_se",
     "classification_metrics",
@@ -44,6 +45,7 @@ __all__ = [
     "loo_knn_accuracy",
     "mean_average_precision",
     "mean_class_accuracy",
+    "select_probe_C",
     "silhouette",
     "softmax",
     "to_numpy",
@@ -313,13 +315,60 @@ def loo_knn_accuracy(feats, labels, groups=None, *, k: int = 200, tau: float = 0
 
 
 # ------------------------------------------------------------------------ linear probe
+#: the inverse regularisation strengths :func:`select_probe_C` tries
+PROBE_C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+
+def select_probe_C(train_feats, train_labels, groups=None, *, grid=PROBE_C_GRID, folds: int = 4,
+                   max_iter: int = 1000, seed: int = 0) -> tuple[float, dict[float, float]]:
+    """The linear probe's ``C``, chosen by k-fold cross-validation on the training set alone.
+
+    On L2-normalised features ``C = 1`` is a strong penalty: measured on a SynthActions v2 world
+    (768 training / 512 test videos, frozen teachers), the probes read 10-14 points higher at
+    the cross-validated ``C`` (100-1000). Folds keep ``groups`` together (UCF101 groups share a
+    setting, so a fold split across a group would reward memorising the group); without groups,
+    or with fewer than two, folds are stratified by label. The largest mean fold accuracy wins;
+    ties go to the smaller ``C`` (more regularisation). Returns ``(C, {C: mean fold acc %})``;
+    ``(1.0, {})`` where no two folds can be made.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+    x = l2_normalize(train_feats)
+    y = to_numpy(train_labels).astype(np.int64)
+    g = None if groups is None else np.asarray(groups)
+    if g is not None and len(np.unique(g)) >= 2:
+        splits = list(GroupKFold(min(folds, len(np.unique(g)))).split(x, y, g))
+    else:
+        counts = np.bincount(y)
+        smallest = int(counts[counts > 0].min()) if len(y) else 0
+        if smallest < 2:
+            return 1.0, {}
+        cv = StratifiedKFold(min(folds, smallest), shuffle=True, random_state=seed)
+        splits = list(cv.split(x, y))
+    scores: dict[float, float] = {}
+    for C in grid:
+        accs = []
+        for tr, va in splits:
+            if len(np.unique(y[tr])) < 2:
+                accs.append(float((y[va] == y[tr][0]).mean()))
+                continue
+            clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed).fit(x[tr], y[tr])
+            accs.append(float((clf.predict(x[va]) == y[va]).mean()))
+        scores[float(C)] = 100.0 * float(np.mean(accs))
+    best = max(scores.values())
+    return min(C for C, v in scores.items() if v == best), scores
+
+
 def linear_probe(train_feats, train_labels, test_feats, test_labels, num_classes: int | None = None,
-                 *, C: float = 1.0, max_iter: int = 1000, seed: int = 0,
-                 return_scores: bool = False) -> dict[str, float]:
+                 *, C: float | str = 1.0, max_iter: int = 1000, seed: int = 0,
+                 groups=None, return_scores: bool = False) -> dict[str, float]:
     """Linear classifier on frozen, L2-normalised features (sklearn LogisticRegression).
 
     Settings: lbfgs solver, multinomial loss, L2 penalty with inverse strength ``C`` (1.0),
     ``max_iter`` 1000, ``random_state=seed``; no standardisation besides the L2 normalisation.
+    ``C="cv"`` chooses it on the training set (:func:`select_probe_C`, folds by ``groups``:
+    one group id per training sample) and reports it as ``C`` in the result.
 
     Returns:
         :func:`classification_metrics` of the test probabilities (with ``return_scores`` also
@@ -331,6 +380,12 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, num_classes
     test_labels = to_numpy(test_labels).astype(np.int64)
     if num_classes is None:
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    chosen = None
+    if isinstance(C, str):
+        if C != "cv":
+            raise ValueError(f"linear_probe: C={C!r}: a number or 'cv'")
+        C = chosen = select_probe_C(train_feats, train_labels, groups, max_iter=max_iter,
+                                    seed=seed)[0]
     xtr, xte = l2_normalize(train_feats), l2_normalize(test_feats)
     scores = np.zeros((len(xte), num_classes))
     present = np.unique(train_labels)
@@ -341,6 +396,8 @@ def linear_probe(train_feats, train_labels, test_feats, test_labels, num_classes
         clf.fit(xtr, train_labels)
         scores[:, clf.classes_] = clf.predict_proba(xte)  # classes absent in train keep 0
     out = classification_metrics(scores, test_labels)
+    if chosen is not None:
+        out["C"] = chosen
     if return_scores:
         out["scores"] = scores
     return out

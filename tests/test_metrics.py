@@ -218,3 +218,31 @@ def test_silhouette_matches_sklearn():
     z = ev.l2_normalize(x, dtype=np.float64)
     assert ev.silhouette(1 - z @ z.T, y) == pytest.approx(silhouette_score(x, y, metric="cosine"))
     assert np.isnan(ev.silhouette(d, np.zeros(30)))
+
+
+def test_probe_C_by_cross_validation_on_the_training_set_only():
+    """Features sharing a large common direction (as a frozen network's do): after the L2
+    normalisation the classes differ by little, C = 1 under-fits, the cross-validated C does
+    not; folds keep groups together; the test set is never looked at."""
+    rng = np.random.default_rng(0)
+    n, d, k = 240, 64, 4
+    y = np.arange(n) % k
+    centres, common = rng.normal(size=(k, d)), rng.normal(size=d)
+    x = 20 * common + centres[y] + rng.normal(size=(n, d))
+    groups = np.arange(n) // 6  # 40 groups of 6
+    tr = groups % 4 != 0
+    C, cv = ev.select_probe_C(x[tr], y[tr], groups[tr])
+    assert set(cv) == set(ev.PROBE_C_GRID) and C == max(cv, key=lambda c: (cv[c], -c))
+    assert C > 1.0 and cv[C] > cv[1.0] + 20
+    fixed = ev.linear_probe(x[tr], y[tr], x[~tr], y[~tr], k)
+    chosen = ev.linear_probe(x[tr], y[tr], x[~tr], y[~tr], k, C="cv", groups=groups[tr])
+    assert chosen["C"] == C and "C" not in fixed
+    assert chosen["acc1"] > fixed["acc1"] + 20
+    # the choice depends on the training set alone: other test labels, same C
+    again = ev.linear_probe(x[tr], y[tr], x[~tr], (y[~tr] + 1) % k, k, C="cv", groups=groups[tr])
+    assert again["C"] == C
+    # without groups: stratified folds; too few samples per class: the default C
+    assert ev.select_probe_C(x[tr], y[tr])[0] in ev.PROBE_C_GRID
+    assert ev.select_probe_C(x[:4], y[:4]) == (1.0, {})
+    with pytest.raises(ValueError, match="'cv'"):
+        ev.linear_probe(x[tr], y[tr], x[~tr], y[~tr], k, C="auto")

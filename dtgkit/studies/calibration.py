@@ -14,7 +14,7 @@ table, never from those methods' results.
 4. **Video adds something**: for at least two motion pairs (same frames up to what speed leaves
    in a frame), every teacher's two-way probe is near chance while a supervised TSN student
    tells the pair apart (>= 75 % within the pair). Near chance: within two binomial standard
-   errors of 50 % either way. Near chance: within two binomial standard errors of 50 % either way.
+   errors of 50 % either way.
 5. **Labels are scarce**: a supervised student from random init in the lab budget is clearly
    above chance (>= 3x chance) and clearly below the teachers' ceiling (the all-teacher probe,
    by >= 10 points).
@@ -24,7 +24,10 @@ table, never from those methods' results.
 ``.json``). Every accuracy comes with its test-set size and binomial standard error
 (:func:`dtgkit.metrics.binomial_se`); the supervised baseline with the spread over its seeds.
 Teacher features come from :func:`dtgkit.studies.teacher_probes.load_teacher_features` (a
-teacher feature cache, each teacher at its own input size), probes from :mod:`dtgkit.metrics`.
+teacher feature cache, each teacher at its own input size), probes from :mod:`dtgkit.metrics`,
+each with its ``C`` chosen by group cross-validation on the training videos
+(:func:`dtgkit.metrics.select_probe_C`; a fixed ``C = 1`` under-fits L2-normalised features by
+10-14 points, measured on a v2 world, and would bias premises 2 and 3a).
 """
 from __future__ import annotations
 
@@ -98,18 +101,21 @@ def _split(feats: np.ndarray, labels: np.ndarray, train_mask: np.ndarray):
 
 
 def teacher_video_probes(feats: dict[str, np.ndarray], labels, train_mask, class_names:
-                         Sequence[str], *, seed: int = 0, C: float = 1.0) -> dict[str, Any]:
+                         Sequence[str], *, seed: int = 0, C: float | str = "cv",
+                         groups=None) -> dict[str, Any]:
     """Linear probe and kNN of each teacher's frozen video features, and of all together.
 
     Args:
         feats: teacher -> V x D video features (train and test videos).
         labels: V labels; train_mask: V bools (True = training video).
         class_names: the C class names.
-        seed, C: the linear probe's (:func:`dtgkit.metrics.linear_probe`; kNN:
+        seed, C: the linear probe's (:func:`dtgkit.metrics.linear_probe`; ``"cv"``: chosen
+            per feature set by cross-validation on the training videos; kNN:
             :func:`dtgkit.metrics.evaluate_knn`, k = 200, tau = 0.1).
+        groups: V group ids (folds keep a group together); None = stratified folds.
 
     Returns:
-        dict(rows=[{teacher, probe, probe_se, knn, n}], per_class {teacher: C recalls},
+        dict(rows=[{teacher, probe, probe_se, C, knn, n}], per_class {teacher: C recalls},
         best_on {teacher: [classes where its probe's recall is the strict maximum]},
         n_test).
     """
@@ -121,14 +127,16 @@ def teacher_video_probes(feats: dict[str, np.ndarray], labels, train_mask, class
     rows, per_class = [], {}
     for name, f in sets.items():
         xtr, ytr, xte, yte = _split(np.asarray(f), labels, train_mask)
-        probe = linear_probe(xtr, ytr, xte, yte, num_classes, seed=seed, C=C,
+        gtr = None if groups is None else np.asarray(groups)[train_mask]
+        probe = linear_probe(xtr, ytr, xte, yte, num_classes, seed=seed, C=C, groups=gtr,
                              return_scores=True)
         knn = evaluate_knn(xtr, ytr, xte, yte, num_classes)
         pred = probe["scores"].argmax(1)
         per_class[name] = [100.0 * float((pred[yte == c] == c).mean()) if (yte == c).any()
                            else float("nan") for c in range(num_classes)]
         rows.append({"teacher": name, "probe": probe["acc1"],
-                     "probe_se": binomial_se(probe["acc1"], len(yte)), "knn": knn["acc1"],
+                     "probe_se": binomial_se(probe["acc1"], len(yte)),
+                     "C": probe.get("C", C), "knn": knn["acc1"],
                      "n": len(yte)})
     singles = list(feats)
     best_on: dict[str, list[str]] = {t: [] for t in singles}
@@ -143,7 +151,8 @@ def teacher_video_probes(feats: dict[str, np.ndarray], labels, train_mask, class
 
 
 def pair_probes(feats: dict[str, np.ndarray], labels, train_mask, class_names: Sequence[str],
-                pairs: Sequence, *, seed: int = 0, C: float = 1.0) -> list[dict[str, Any]]:
+                pairs: Sequence, *, seed: int = 0, C: float | str = "cv",
+                groups=None) -> list[dict[str, Any]]:
     """Two-way linear probe of each teacher within each confusable pair (train -> test videos
     of the two classes only): can the teacher's features tell the two apart at all?
 
@@ -157,7 +166,8 @@ def pair_probes(feats: dict[str, np.ndarray], labels, train_mask, class_names: S
         y = (labels[sel] == b).astype(np.int64)
         for name, f in feats.items():
             xtr, ytr, xte, yte = _split(np.asarray(f)[sel], y, train_mask[sel])
-            acc = linear_probe(xtr, ytr, xte, yte, 2, seed=seed, C=C)["acc1"]
+            gtr = None if groups is None else np.asarray(groups)[sel][train_mask[sel]]
+            acc = linear_probe(xtr, ytr, xte, yte, 2, seed=seed, C=C, groups=gtr)["acc1"]
             rows.append({"pair": f"{class_names[a]}/{class_names[b]}", "kind": kind,
                          "teacher": name, "acc": acc, "n": len(yte),
                          "se": binomial_se(acc, len(yte))})
@@ -256,11 +266,13 @@ def calibrate(root: str | os.PathLike, out_dir: str | os.PathLike, *,
     data = load_teacher_features(root / "videos", root / "splits", teachers, out / "teacher_cache",
                                  num_segments=num_segments, progress=progress)
     names, labels, train = data["class_names"], data["labels"], data["train_mask"]
-    probes = teacher_video_probes(data["feats"], labels, train, names)
+    groups = data["groups"]
+    probes = teacher_video_probes(data["feats"], labels, train, names, groups=groups)
     pairs = pairs_within(names)
-    pair_rows = pair_probes(data["feats"], labels, train, names, pairs)
+    pair_rows = pair_probes(data["feats"], labels, train, names, pairs, groups=groups)
     for r in probes["rows"]:
-        say(f"premise 2: {r['teacher']}: linear probe {r['probe']:.1f} % (kNN {r['knn']:.1f} %)")
+        say(f"premise 2: {r['teacher']}: linear probe {r['probe']:.1f} % at C = {r['C']:g} "
+            f"(kNN {r['knn']:.1f} %)")
     student_runs, student_pairs = [], []
     if supervised:
         for seed in seeds:
@@ -367,11 +379,12 @@ def format_report(res: dict[str, Any]) -> str:
     p = res["probes"]
     lines += ["", (f"## 2-3. Frozen teacher features of the test videos ({p['n_test']} videos, "
               f"mean over {res['num_segments']} TSN test frames)"), "",
-              "| teacher | linear probe (%) | kNN (%) | best on |", "|---|---:|---:|---|"]
+              "| teacher | linear probe (%) | probe C (CV) | kNN (%) | best on |",
+              "|---|---:|---:|---:|---|"]
     for r in p["rows"]:
         best = ", ".join(p["best_on"].get(r["teacher"], [])) if r["teacher"] in p["best_on"] else ""
         lines.append(f"| `{r['teacher']}` | {_pct(r['probe'], r['probe_se'])} | "
-                     f"{_pct(r['knn'])} | {best} |")
+                     f"{r.get('C', 1.0):g} | {_pct(r['knn'])} | {best} |")
     teachers = list(p["per_class"])
     lines += ["", "Per-class recall of each probe (%):", "",
               "| class | " + " | ".join(f"`{t}`" for t in teachers) + " |",
