@@ -124,10 +124,10 @@ def teacher_video_probes(feats: dict[str, np.ndarray], labels, train_mask, class
     sets = dict(feats)
     if len(feats) > 1:  # each teacher's unit feature side by side
         sets["all teachers"] = np.concatenate([l2_normalize(f) for f in feats.values()], axis=1)
+    gtr = None if groups is None else np.asarray(groups)[train_mask]
     rows, per_class = [], {}
     for name, f in sets.items():
         xtr, ytr, xte, yte = _split(np.asarray(f), labels, train_mask)
-        gtr = None if groups is None else np.asarray(groups)[train_mask]
         probe = linear_probe(xtr, ytr, xte, yte, num_classes, seed=seed, C=C, groups=gtr,
                              return_scores=True)
         knn = evaluate_knn(xtr, ytr, xte, yte, num_classes)
@@ -164,9 +164,9 @@ def pair_probes(feats: dict[str, np.ndarray], labels, train_mask, class_names: S
     for a, b, kind in pair_cells(class_names, pairs):
         sel = (labels == a) | (labels == b)
         y = (labels[sel] == b).astype(np.int64)
+        gtr = None if groups is None else np.asarray(groups)[sel][train_mask[sel]]
         for name, f in feats.items():
             xtr, ytr, xte, yte = _split(np.asarray(f)[sel], y, train_mask[sel])
-            gtr = None if groups is None else np.asarray(groups)[sel][train_mask[sel]]
             acc = linear_probe(xtr, ytr, xte, yte, 2, seed=seed, C=C, groups=gtr)["acc1"]
             rows.append({"pair": f"{class_names[a]}/{class_names[b]}", "kind": kind,
                          "teacher": name, "acc": acc, "n": len(yte),
