@@ -61,7 +61,7 @@ def test_split_files_follow_ucf101(tiny):
     root, _ = tiny
     splits = root / "splits"
     ind = [line.split() for line in (splits / "classInd.txt").read_text().splitlines()]
-    assert ind == [["1", "Walk"], ["2", "Run"], ["3", "ThrowBall"]]
+    assert ind == [["1", "Walk"], ["2", "Run"], ["3", "Clap"]]
     label = {name: int(i) for i, name in ind}
     train = [line.split() for line in (splits / "trainlist01.txt").read_text().splitlines()]
     test = (splits / "testlist01.txt").read_text().splitlines()
@@ -79,8 +79,8 @@ def test_stills_are_imagefolders(tiny):
     root, _ = tiny
     st = root / "stills"
     for kind, classes, size in (
-        ("action_a", ["Run", "ThrowBall", "Walk"], 40),
-        ("action_b", ["ThrowCatchBall", "WalkRun"], 32),
+        ("action_a", ["Clap", "Gait"], 40),  # Walk and Run share a still label
+        ("action_b", ["Clap"], 32),  # arm actions only
         ("scenes", sorted(synth.SCENES), 32),
     ):
         for split, n in (("train", 2), ("test", 1)):
@@ -92,8 +92,9 @@ def test_stills_are_imagefolders(tiny):
                 assert Image.open(files[0]).size == (size, size)
     meta = json.loads((root / synth.META_NAME).read_text())
     assert meta["params"]["seed"] == 3 and meta["counts"]["train"] == 3
-    assert [c["name"] for c in meta["classes"]] == ["Walk", "Run", "ThrowBall"]
+    assert [c["name"] for c in meta["classes"]] == ["Walk", "Run", "Clap"]
     assert [(p["a"], p["b"]) for p in meta["confusable_pairs"]] == [("Walk", "Run")]
+    assert meta["stills"]["action_a"]["members"] == {"Gait": ["Walk", "Run"], "Clap": ["Clap"]}
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -264,20 +265,30 @@ def test_no_training_videos_is_refused_naming_the_flags(tmp_path, capsys):
 
 def test_class_table_has_the_promised_structure():
     names = [c.name for c in synth.CLASSES]
-    assert len(names) == len(set(names)) >= 10 and all("_" not in n for n in names)
-    default = [c.name for c in synth.select_classes(synth.SynthParams().classes)]
-    pairs = synth.pairs_within(default)
-    assert sum(p.kind == "motion" for p in pairs) >= 3
-    assert sum(p.kind == "appearance" for p in pairs) >= 3
+    assert len(names) == len(set(names)) >= 16 and all("_" not in n for n in names)
+    default = synth.select_classes(synth.SynthParams().classes)
+    assert len(default) == synth.DEFAULT_CLASSES
+    assert not any(c.reverse for c in default)  # time-reversed twins only beyond the default
+    pairs = synth.pairs_within([c.name for c in default])
+    kinds = [p.kind for p in pairs]
+    assert kinds.count("motion") >= 2 and kinds.count("appearance") >= 2 and "scene" in kinds
     by = {c.name: c for c in synth.CLASSES}
     for p in synth.CONFUSABLE_PAIRS:
         a, b = by[p.a], by[p.b]
-        assert a.motion == b.motion and a.scene == b.scene
+        assert a.motion == b.motion
         if p.kind == "motion":  # same look, other order or rate of frames
-            assert a.obj == b.obj and (a.reverse != b.reverse or a.rate != b.rate)
-            assert a.still_label == b.still_label
-        else:  # same motion, other object
-            assert a.obj != b.obj and a.reverse == b.reverse and a.rate == b.rate
+            assert a.obj == b.obj and a.scene == b.scene
+            assert (a.reverse != b.reverse) != (a.rate != b.rate)
+            assert a.still_a == b.still_a and a.still_b == b.still_b  # a still cannot tell
+        elif p.kind == "appearance":  # same motion and place, other object
+            assert a.obj != b.obj and a.scene == b.scene and a.rate == b.rate
+            assert a.still_a == b.still_a
+        else:  # same motion, always another place
+            assert p.kind == "scene" and a.scene != b.scene and a.scene_bias == b.scene_bias == 1
+            assert a.still_a == b.still_a
+    for kind in ("action_a", "action_b"):  # every still label is a pose a frame can show
+        labels = synth.still_labels(kind, [c.name for c in default])
+        assert labels and all(len({by[m].motion for m in ms}) == 1 for ms in labels.values())
     assert len(synth.SCENES) >= 6
     for c in synth.CLASSES:  # the documented table lists every class
         assert f" {c.name} " in synth.__doc__
@@ -304,30 +315,29 @@ def test_time_reversed_pairs_share_frames_not_order(a, b):
     assert np.abs(va.mean(0) - vb.mean(0)).mean() < 0.3 * in_order
 
 
-def test_walk_and_run_differ_in_rate_only():
-    kw = {
-        "frames": 32,
-        "size": 64,
-        "scene": "Sky",
-        "noise": 0.0,
-        "jitter": 0.0,
-        "animate_scene": False,
-    }
-    walk = [synth.render_clip("Walk", seed=s, **kw) for s in range(3)]
-    run = [synth.render_clip("Run", seed=s, **kw) for s in range(3)]
-    assert np.mean([_motion_energy(v) for v in run]) > 1.5 * np.mean(
-        [_motion_energy(v) for v in walk]
-    )
+@pytest.mark.parametrize("slow, fast", [("Walk", "Run"), ("Clap", "Applaud")])
+def test_speed_pairs_differ_in_rate_and_blur_only(slow, fast):
+    kw = {"frames": 32, "size": 64, "scene": "Sky", "noise": 0.0, "jitter": 0.0,
+          "animate_scene": False}
+    a = [synth.render_clip(slow, seed=s, **kw) for s in range(3)]
+    b = [synth.render_clip(fast, seed=s, **kw) for s in range(3)]
+    assert np.mean([_motion_energy(v) for v in b]) > 1.5 * np.mean([_motion_energy(v) for v in a])
 
-    # same figure and amplitude: the fraction of non-sky pixels per frame is alike
-    def fg(v):
+    def fg(v):  # fraction of non-background pixels per frame: same figure and amplitude
         return float(
             (np.abs(v.astype(int) - np.median(v, axis=(1, 2), keepdims=True)).sum(-1) > 60).mean()
         )
 
-    assert abs(np.mean([fg(v) for v in walk]) - np.mean([fg(v) for v in run])) < 0.3 * np.mean(
-        [fg(v) for v in walk]
-    )
+    assert abs(np.mean([fg(v) for v in a]) - np.mean([fg(v) for v in b])) < 0.3 * np.mean(
+        [fg(v) for v in a])
+
+    # the rate shows in a frame only as blur: the shutter changes the fast class's frames more
+    sharp = {**kw, "shutter": 0.0}
+    blur = {}
+    for name, clips in ((slow, a), (fast, b)):
+        flat = [synth.render_clip(name, seed=s, **sharp) for s in range(3)]
+        blur[name] = np.mean([np.abs(v.astype(int) - w).mean() for v, w in zip(clips, flat)])
+    assert blur[fast] > 2 * blur[slow]
 
 
 def test_appearance_pairs_differ_in_the_object_only():
@@ -340,11 +350,19 @@ def test_appearance_pairs_differ_in_the_object_only():
         "jitter": 0.0,
         "animate_scene": False,
     }
-    ball = synth.render_clip("ThrowBall", **kw).astype(int)
-    frisbee = synth.render_clip("ThrowFrisbee", **kw).astype(int)
-    changed = (np.abs(ball - frisbee).sum(-1) > 30).mean()
+    cup = synth.render_clip("Drink", **kw).astype(int)
+    phone = synth.render_clip("Phone", **kw).astype(int)
+    changed = (np.abs(cup - phone).sum(-1) > 30).mean()
     assert 0 < changed < 0.02  # a few pixels around the object, same actor and motion
-    assert _motion_energy(ball) == pytest.approx(_motion_energy(frisbee), rel=0.2)
+    assert _motion_energy(cup) == pytest.approx(_motion_energy(phone), rel=0.2)
+
+
+def test_scene_pair_differs_in_the_place_only():
+    kw = {"frames": 16, "size": 64, "seed": 2, "noise": 0.0, "jitter": 0.0}
+    ski, surf = synth.render_clip("Ski", **kw), synth.render_clip("Surf", **kw)
+    assert np.abs(ski.astype(int) - surf).mean() > 10  # snow vs beach
+    same = synth.render_clip("Surf", scene="Snow", **kw)
+    np.testing.assert_array_equal(ski, same)  # the actor and its motion are the same
 
 
 def test_committed_sample_matches_its_params():

@@ -1,67 +1,80 @@
 """SynthActions: a procedural action world written as real videos in UCF101 layout.
 
 Real action datasets and most pretrained weights cannot be downloaded where dtgkit is built, so
-dtgkit ships a small world whose structure mirrors the paper's setting (DESIGN.md,
-"SynthActions"): articulated stick-figure actors (torso, head, two-segment arms and legs,
-optionally a held object) perform actions defined by limb motion over time, in front of animated
-scenes, filmed by a jittery camera with sensor noise. Videos are H.264 (or MPEG-4) files in
-UCF101 layout with ``classInd.txt`` / ``trainlist01.txt`` / ``testlist01.txt``, so the loader
-that reads real UCF101 reads this too. Still-image teacher tasks (ImageFolder layout) come from
-disjoint seeds: two still-action sets (the BU101 / Stanford40 analogues) and a scene set (the
-Places365 analogue).
+dtgkit ships a world whose structure mirrors the paper's setting and in which its *premises*
+hold (DESIGN.md, "SynthActions"; measured by ``dtgkit calibrate``,
+:mod:`dtgkit.studies.calibration`): articulated stick-figure actors (torso, head, two-segment
+arms and legs, optionally a held object) perform actions defined by limb motion over time, in
+front of animated scenes, filmed by a jittery camera with a shutter (motion blur) and sensor
+noise. Videos are H.264 (or MPEG-4) files in UCF101 layout with ``classInd.txt`` /
+``trainlist01.txt`` / ``testlist01.txt``, so the loader that reads real UCF101 reads this too.
+Still-image teacher tasks (ImageFolder layout) come from their own random streams: two
+still-action sets (the BU101 / Stanford40 analogues) and a scene set (the Places365 analogue).
 
-Class table (``CLASSES``; ``classes=N`` takes the first N rows, N <= 19; the default 10 hold 3
-motion-only and 3 appearance-only pairs):
+Class table (``CLASSES``; ``classes=N`` takes the first N rows; the default world is the first
+``DEFAULT_CLASSES`` = 16, which hold no time-reversed twin). ``cue``: what tells a class from
+its nearest neighbour, i.e. which teacher can know it (pose: the action teachers; speed: no
+still teacher, only a video student; scene: the scene teacher; object: ImageNet); ``a`` /
+``b``: its label in the ``action_a`` / ``action_b`` still sets:
 
-==  ============  =============  ========  ========  ==========================================
-#   class         motion         object    scene     note
-==  ============  =============  ========  ========  ==========================================
-1   Walk          gait 0.8 Hz    -         Street    motion-only pair with Run
-2   Run           gait 1.8 Hz    -         Street    same gait and amplitude, 2.25x cadence
-3   ThrowBall     throw          ball      Beach     overhead throw, ball flies off
-4   CatchBall     throw reversed ball      Beach     = ThrowBall played backwards
-5   ThrowFrisbee  throw          frisbee   Beach     = ThrowBall motion, other object
-6   CatchFrisbee  throw reversed frisbee   Beach     = ThrowFrisbee backwards
-7   Drink         hand to head   cup       Night     appearance-only pair with Phone
-8   Phone         hand to head   phone     Night     same motion, other object
-9   Wave          wave           -         Pool      raised forearm oscillates
-10  Jump          jump           -         Snow      crouch, take off, arms up
-11  SitDown       sit            - (chair) Gym       hip lowers onto a chair
-12  StandUp       sit reversed   - (chair) Gym       = SitDown backwards
-13  Clap          clap           -         Sky       hands meet in front (frontal view)
-14  Kick          kick           -         Meadow    one leg swings up
-15  Bend          bend           -         Snow      torso bends forward and back
-16  SpinLeft      spin           -         Sky       arms out, turns about the vertical
-17  SpinRight     spin reversed  -         Sky       = SpinLeft backwards
-18  SwingRacket   swing          racket    Meadow    horizontal one-arm swing
-19  SwingBat      swing          bat       Meadow    same swing, other object
-==  ============  =============  ========  ========  ==========================================
+==  ============  =============  =======  =======  ========  ==========  ==========  =====================
+#   class         motion         object   scene    cue       a           b           note
+==  ============  =============  =======  =======  ========  ==========  ==========  =====================
+1   Walk          gait 0.8 Hz    -        Street   speed     Gait        -           speed pair with Run
+2   Run           gait 2.4 Hz    -        Street   speed     Gait        -           3x cadence: blur
+3   Clap          clap 1.2 Hz    -        Gym      speed     Clap        Clap        speed pair
+4   Applaud       clap 3.6 Hz    -        Gym      speed     Clap        Clap        3x rate: blur
+5   Ski           glide          -        Snow     scene     Glide       -           always on snow
+6   Surf          glide          -        Beach    scene     Glide       -           always on a beach
+7   Drink         hand to head   cup      Night    object    HandToHead  Drink       object pair
+8   Phone         hand to head   phone    Night    object    HandToHead  Phone       other object
+9   SwingRacket   swing          racket   Meadow   object    Swing       Swing       object pair
+10  SwingBat      swing          bat      Meadow   object    Swing       Swing       other object
+11  Wave          wave           -        Pool     pose      Wave        Wave
+12  Jump          jump           -        Sky      pose      Jump        -
+13  Kick          kick           -        Meadow   pose      Kick        -
+14  SitDown       sit            chair    Gym      pose      SitDown     -
+15  Bend          bend           -        Snow     pose      Bend        -
+16  Punch         punch          -        Street   pose      Punch       Punch
+17  ThrowBall     throw          ball     Beach    pose      Throw       -           (3D students)
+18  CatchBall     throw reversed ball     Beach    reversal  Throw       -           ThrowBall backwards
+19  StandUp       sit reversed   chair    Gym      reversal  SitDown     -           SitDown backwards
+20  SpinLeft      spin           -        Sky      pose      Spin        -
+21  SpinRight     spin reversed  -        Sky      reversal  Spin        -           SpinLeft backwards
+==  ============  =============  =======  =======  ========  ==========  ==========  =====================
 
-``CONFUSABLE_PAIRS`` lists them as data. Motion-only pairs (Walk/Run, ThrowBall/CatchBall,
-ThrowFrisbee/CatchFrisbee, SitDown/StandUp, SpinLeft/SpinRight) have the same distribution of
-single frames and differ only in the order or rate of frames: a per-frame (image) model cannot
-tell them apart. Appearance-only pairs (ThrowBall/ThrowFrisbee, CatchBall/CatchFrisbee,
-Drink/Phone, SwingRacket/SwingBat) share the motion exactly and differ in the held object.
-The members of a pair share their preferred scene, so the scene gives no hint within a pair.
+``CONFUSABLE_PAIRS`` lists the pairs as data. *Speed pairs* (Walk/Run, Clap/Applaud; kind
+``motion``) share gait or clap, amplitude, object and scene and differ only in rate: single
+frames have the same pose distribution, and a frame shows the rate only as motion blur, which
+a TSN student can learn and the still teachers (trained with blur as a nuisance, their labels
+merging the pair) do not use. *Time-reversed twins* (ThrowBall/CatchBall, SitDown/StandUp,
+SpinLeft/SpinRight) have exactly the same frames in the opposite order: invisible to TSN's
+segment averaging, they are rows beyond the default world, for 3D students. *Appearance pairs*
+(Drink/Phone, SwingRacket/SwingBat) share the motion and differ in the held object; the *scene
+pair* (Ski/Surf) shares the motion and differs only in where it happens. The members of a pair
+share their preferred scene (Ski and Surf excepted), so the scene gives no hint within a pair.
 
 Nuisances: 8 animated scenes (``SCENES``; each class prefers one with probability
-``scene_bias``, else uniform), actor colours and size, position, speed (``speed_range``),
-facing direction and yaw, action start time, camera jitter (``jitter`` px at 112 px) and
-Gaussian noise (``noise``). Videos come in groups ``gXX`` of ``clips_per_group`` clips sharing a
-setting (scene, actor appearance and size); the first ``test_groups`` groups of every class form
-the test split, like UCF101 split 1. Everything is a pure function of ``seed``: the same seed
-gives the same split files and the same decoded pixels.
+``scene_bias``, else uniform; Ski and Surf always have theirs), actor colours and size,
+position, speed (``speed_range``), facing direction and yaw, action start time, camera jitter
+(``jitter`` px at 112 px), motion blur (``shutter``) and Gaussian noise (``noise``). Videos come
+in groups ``gXX`` of ``clips_per_group`` clips sharing a setting (scene, actor appearance and
+size); the first ``test_groups`` groups of every class form the test split, like UCF101 split
+1. Everything is a pure function of ``seed``: the same seed gives the same split files and the
+same decoded pixels.
 
-Still sets under ``root/stills`` (``train/`` and ``test/``, one folder per class):
+Still sets under ``root/stills`` (``train/`` and ``test/``, one folder per label; a still is one
+frame of a clip of its class, at a moment where the action shows):
 
-* ``action_a`` (BU101 analogue): one mid-action frame per image, the video class names,
-  other actor colours (pastel) and re-tinted scenes, ``still_sizes[0]`` px.
-* ``action_b`` (Stanford40 analogue): cartoon style (outlined figures, close-up actors, textured
-  backgrounds), ``still_sizes[1]`` px, labels that merge what no still can separate
-  (``ActionClass.still_label``: WalkRun, ThrowCatchBall, ...).
+* ``action_a`` (BU101 analogue): every class, the labels merging what a still cannot separate
+  (speed pairs, Ski/Surf, the object pairs: ``ActionClass.still_a``); other actor colours
+  (pastel) and re-tinted scenes, ``still_sizes[0]`` px.
+* ``action_b`` (Stanford40 analogue): arm and object actions only (``still_b``: Clap, Drink,
+  Phone, Swing, Wave, Punch); cartoon style (outlined figures, close-up actors, textured
+  backgrounds), ``still_sizes[1]`` px.
 * ``scenes`` (Places analogue): empty animated scenes at a random time, ``still_sizes[2]`` px.
 
-Layout: :mod:`~dtgkit.data.synth.world` (class table, scenes, parameters),
+Layout: :mod:`~dtgkit.data.synth.world` (class table, scenes, still tasks, parameters),
 :mod:`~dtgkit.data.synth.render` (motion, scenes, actor, camera) and this module (files,
 splits, still sets, ``ensure_synth``, ``dtgkit synth``).
 """
@@ -88,30 +101,34 @@ from dtgkit.data.synth.render import (
     plan_clip,
     render_clip,
     render_frames,
-    scene_rgb,
+    scene_frames,
     texture_rgb,
 )
 from dtgkit.data.synth.world import (
     CLASSES,
     CONFUSABLE_PAIRS,
+    DEFAULT_CLASSES,
     FPS,
     META_NAME,
     RNG_STREAMS,
     SAMPLE_PARAMS,
     SCENES,
+    STILL_SETS,
     SYNTH_VERSION,
     ActionClass,
     ConfusablePair,
     SynthParams,
     pairs_within,
     select_classes,
+    still_labels,
 )
 
 __all__ = [
-    "CLASSES", "CONFUSABLE_PAIRS", "FPS", "META_NAME", "SAMPLE_PARAMS", "SCENES", "SYNTH_VERSION",
-    "ActionClass", "ConfusablePair", "SynthParams", "add_cli", "ensure_synth",
-    "generate_synth_actions", "load_meta", "pairs_within", "pick_codec", "render_clip",
-    "rgb_to_yuv420p", "sample_root", "select_classes", "write_video",
+    "CLASSES", "CONFUSABLE_PAIRS", "DEFAULT_CLASSES", "FPS", "META_NAME", "SAMPLE_PARAMS",
+    "SCENES", "STILL_SETS", "SYNTH_VERSION", "ActionClass", "ConfusablePair", "SynthParams",
+    "add_cli", "ensure_synth", "generate_synth_actions", "load_meta", "pairs_within",
+    "pick_codec", "render_clip", "rgb_to_yuv420p", "sample_root", "scene_frames",
+    "select_classes", "still_labels", "write_video",
 ]
 
 # ----------------------------------------------------------------------------------- files
@@ -196,7 +213,8 @@ def _video_job(job: tuple) -> tuple[str, int]:
         cls, np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g]), p.scene_bias, "video"
     )
     rng = np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g, c])
-    plan = plan_clip(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter)
+    plan = plan_clip(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter,
+                     shutter=p.shutter)
     frames = render_frames(plan, st, np.arange(p.frames), p.noise, rng)
     rel = f"{cls.name}/v_{cls.name}_g{g:02d}_c{c:02d}.mp4"
     write_video(Path(root) / "videos" / rel, frames, codec, p.crf)
@@ -207,22 +225,22 @@ def _still_job(job: tuple) -> str:
     root, p, kind, label, members, i, split = job
     n_test = p.stills_per_class // 3
     j = i if split == "train" else p.stills_per_class - n_test + i
-    rng = np.random.default_rng([p.seed, RNG_STREAMS[kind], _label_id(kind, label), j])
-    size = p.still_sizes[{"action_a": 0, "action_b": 1, "scenes": 2}[kind]]
+    key = [p.seed, RNG_STREAMS[kind], _label_id(kind, label), j]
+    size = p.still_sizes[STILL_SETS.index(kind)]
     if kind == "scenes":  # an empty scene at a random time, slightly shifted
+        rng = np.random.default_rng(key)
         st = draw_setting(CLASSES[0], rng, 0.0, "video")  # tint, phase, horizon
-        shift = rng.normal(0, 2, 2) / size
-        grid = (np.arange(size, dtype=np.float32) + 0.5) / size
-        X = (grid[None, None, :] - shift[0]).astype(np.float32)  # 1 x 1 x W
-        Y = (grid[None, :, None] - shift[1]).astype(np.float32)  # 1 x H x 1
-        t = np.full((1, 1, 1), rng.uniform(0, 20), np.float32)
-        img = scene_rgb(label, X, Y, t, st)  # 1 x H x W x 3
+        shift = rng.normal(0, 2, (1, 2))
+        t = np.array([rng.uniform(0, 20)])
+        img = scene_frames(label, size, t, shift, st)  # 1 x H x W x 3
         img = img + np.float32(p.noise) * rng.standard_normal(img.shape, dtype=np.float32)
         img = np.round(np.clip(img[0], 0, 1) * 255).astype(np.uint8)
-    else:
+    else:  # one frame of a clip, at a moment where the action shows
+        rng = np.random.default_rng(key)
         cls = class_by_name(members[j % len(members)])
         st = draw_setting(cls, rng, p.scene_bias, kind)
-        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind)
+        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind,
+                         shutter=p.shutter)
         pick = np.flatnonzero(plan["active"])
         f = np.array([int(rng.choice(pick)) if len(pick) else 16])
         backdrop = None
@@ -237,17 +255,6 @@ def _still_job(job: tuple) -> str:
 
 def _label_id(kind: str, label: str) -> int:
     return sum(ord(ch) * (31**k) for k, ch in enumerate(label)) % (2**31)
-
-
-def _still_labels(kind: str, names: list[str]) -> dict[str, list[str]]:
-    if kind == "scenes":
-        return {s: [s] for s in SCENES}
-    if kind == "action_a":
-        return {n: [n] for n in names}
-    out: dict[str, list[str]] = {}
-    for n in names:
-        out.setdefault(class_by_name(n).still_label or n, []).append(n)
-    return out
 
 
 def _run(fn, jobs: list, workers: int, progress: bool, desc: str) -> list:
@@ -275,8 +282,8 @@ def _meta_params(p: SynthParams) -> dict:
 def generate_synth_actions(
     root: str | Path,
     *,
-    classes: int = 10,
-    videos_per_class: int = 40,
+    classes: int = DEFAULT_CLASSES,
+    videos_per_class: int = 80,
     frames: int = 32,
     size: int = 112,
     seed: int = 0,
@@ -300,7 +307,7 @@ def generate_synth_actions(
         workers: processes for rendering/encoding; None = all CPUs up to 8. The output does
             not depend on it (every file has its own seed).
         **knobs: the other ``SynthParams`` fields (noise, speed_range, scene_bias, jitter,
-            clips_per_group, test_groups, still_sizes, crf).
+            clips_per_group, test_groups, still_sizes, crf, shutter).
 
     Returns:
         Summary dict: root, codec, seconds, class names, counts of train/test videos and stills.
@@ -344,8 +351,8 @@ def generate_synth_actions(
     stills: dict[str, dict] = {}
     n_test = p.stills_per_class // 3
     sjobs = []
-    for kind in ("action_a", "action_b", "scenes"):
-        labels = _still_labels(kind, names)
+    for kind in STILL_SETS:
+        labels = still_labels(kind, names)
         for split, n in (("train", p.stills_per_class - n_test), ("test", n_test)):
             for lab, members in labels.items():
                 if n:  # no empty class folders: ImageFolder readers reject them
@@ -353,9 +360,10 @@ def generate_synth_actions(
                 sjobs += [(str(root), p, kind, lab, members, i, split) for i in range(n)]
         stills[kind] = {
             "classes": list(labels),
+            "members": labels,
             "train": len(labels) * (p.stills_per_class - n_test),
             "test": len(labels) * n_test,
-            "size": p.still_sizes[("action_a", "action_b", "scenes").index(kind)],
+            "size": p.still_sizes[STILL_SETS.index(kind)],
         }
     if p.stills_per_class > 0:
         _run(_still_job, sjobs, workers, progress, "synth stills")
