@@ -263,6 +263,72 @@ def test_no_training_videos_is_refused_naming_the_flags(tmp_path, capsys):
     assert "--clips-per-group" in err and not (tmp_path / "s").exists()
 
 
+@pytest.fixture(scope="module")
+def own_style(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("synth") / "own"
+    synth.generate_synth_actions(root, progress=False, workers=1, **TINY, still_style="own")
+    return root
+
+
+def _pngs(root: Path, kind: str) -> dict[str, bytes]:
+    d = root / "stills" / kind
+    return {str(f.relative_to(d)): f.read_bytes() for f in sorted(d.rglob("*.png"))}
+
+
+def test_both_still_styles_generate_the_same_sets(tiny, own_style):
+    """still_style changes how the action stills are drawn, not which stills there are; the
+    scene stills do not depend on it."""
+    root, _ = tiny
+    assert synth.SynthParams().still_style == "video"
+    for kind in ("action_a", "action_b"):
+        video, own = _pngs(root, kind), _pngs(own_style, kind)
+        assert video.keys() == own.keys() and len(video) > 0
+        assert all(video[k] != own[k] for k in video)  # every action still is drawn anew
+    assert _pngs(root, "scenes") == _pngs(own_style, "scenes")
+    meta = json.loads((own_style / synth.META_NAME).read_text())
+    assert meta["params"]["still_style"] == "own"
+
+
+def test_video_style_still_is_a_frame_drawn_like_the_videos(tmp_path):
+    """A "video" still is one frame of a clip rendered like the world's videos (same actor
+    colours, scene, blur, camera; no backdrop, no outline), at a moment of action."""
+    from dtgkit.data.synth.render import class_by_name, draw_setting, plan_clip, render_frames
+
+    kw = {**TINY, "classes": 1, "stills_per_class": 3, "still_sizes": (64, 64, 32)}
+    synth.generate_synth_actions(tmp_path, progress=False, workers=1, **kw)
+    p = synth.SynthParams(**kw)
+    files = sorted((tmp_path / "stills/action_a/train/Gait").glob("*.png"))
+    assert len(files) == 2
+    for j, f in enumerate(files):
+        img = np.asarray(Image.open(f))
+        assert img.shape == (p.size, p.size, 3)  # a frame of a video of the world's size
+        # the recipe: the video style's setting, plan and renderer, on the still's own stream
+        rng = np.random.default_rng([p.seed, synth.world.RNG_STREAMS["action_a"],
+                                     synth._label_id("action_a", "Gait"), j,
+                                     synth._VIDEO_STILL_KEY])
+        cls = class_by_name("Walk")
+        st = draw_setting(cls, rng, p.scene_bias, "video")
+        plan = plan_clip(cls, st, rng, 32, p.size, p.speed_range, p.jitter, "video",
+                               shutter=p.shutter)
+        pick = np.flatnonzero(plan["active"])
+        frame = np.array([int(rng.choice(pick)) if len(pick) else 16])
+        np.testing.assert_array_equal(img, render_frames(plan, st, frame, p.noise, rng)[0])
+        assert not plan["outline"]
+
+
+def test_bad_still_style_is_one_clear_line(tmp_path, capsys):
+    from dtgkit.cli import main
+
+    assert main(["synth", str(tmp_path / "s"), "--classes", "1", "--videos-per-class", "2",
+                 "--clips-per-group", "1", "--still-style", "cartoon"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "still_style='cartoon'" in err and "'video'" in err and "'own'" in err
+    assert not (tmp_path / "s").exists()
+    with pytest.raises(ValueError, match="still_style"):
+        synth.generate_synth_actions(tmp_path / "t", still_style="Video", progress=False)
+
+
 def test_class_table_has_the_promised_structure():
     names = [c.name for c in synth.CLASSES]
     assert len(names) == len(set(names)) >= 16 and all("_" not in n for n in names)
