@@ -15,8 +15,9 @@ per teacher, before any student is trained:
   softmaxes the top-1 accuracy of single-teacher DTG runs, a frozen probe is the cheap proxy);
 * :func:`pair_separation` - whether a teacher tells the two classes of each confusable pair
   apart (:data:`dtgkit.data.synth.CONFUSABLE_PAIRS`): a teacher sees one frame at a time and
-  averages over frames, so it should fail on *motion-only* pairs (same frames, other order or
-  rate) and may succeed on *appearance-only* pairs (other held object).
+  averages over frames, so it should fail on *motion-only* pairs (the same poses at another
+  rate, which a frame shows only as motion blur, or the same frames in another order) and may
+  succeed on *appearance-only* pairs (other held object) and the *scene* pair (other place).
 
 Their pictures are in :mod:`dtgkit.viz.teachers`.
 """
@@ -404,7 +405,7 @@ def summarise_pairs(rows: Sequence[Mapping], key: str = "nn1_acc") -> dict[str, 
     """Mean of a :func:`pair_separation` score over the pairs of each kind, per teacher.
 
     Returns:
-        teacher -> {kind ("motion", "appearance"): mean score}.
+        teacher -> {kind ("motion", "appearance", "scene"): mean score}.
     """
     acc: dict[str, dict[str, list[float]]] = {}
     for r in rows:

@@ -18,7 +18,7 @@ __all__ = ["PAIR_COLORS", "plot_class_similarity", "plot_neighbours", "plot_pair
            "plot_probes", "plot_top_k_predictions"]
 
 #: outline colours of the confusable pairs in the figures
-PAIR_COLORS = {"motion": "tab:red", "appearance": "tab:blue"}
+PAIR_COLORS = {"motion": "tab:red", "appearance": "tab:blue", "scene": "tab:green"}
 
 
 def plot_top_k_predictions(images: Mapping[str, np.ndarray],
@@ -104,7 +104,7 @@ def plot_class_similarity(mats: Mapping[str, np.ndarray], class_names: Sequence[
         mats: teacher -> C x C (:func:`~dtgkit.studies.teacher_probes.class_similarity`).
         class_names: the C names.
         pairs: :class:`~dtgkit.data.synth.ConfusablePair` s to outline (both cells), red for
-            motion-only, blue for appearance-only pairs (:data:`PAIR_COLORS`).
+            motion-only, blue for appearance-only, green for scene pairs (:data:`PAIR_COLORS`).
         title: what the values are (panel titles).
         cell: inches per panel.
 

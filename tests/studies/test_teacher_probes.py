@@ -254,7 +254,7 @@ def test_load_teacher_features_caches_then_reuses(tmp_path):
     v = len(out["labels"])
     assert out["feats"]["tiny#dim=8"].shape == (v, 8) and out["train_mask"].sum() == v // 2
     assert out["class_names"][:2] == ["Walk", "Run"]
-    assert out["groups"][0] == "0:g03" and len(set(out["groups"])) == v  # one clip per group
+    assert out["groups"][0] == "0:g02" and len(set(out["groups"])) == v  # one clip per group
     # the cache holds only every 4th frame (the segment centres of 32 frames are 4, 12, 20, 28)
     import json
 

@@ -48,7 +48,7 @@ def test_multi_clip_indices_and_shapes(synth_root):
 
     cfg = resolve_config("ci-tiny", overrides=[f"data.root={synth_root}"])
     records, names = TD.load_split(cfg.data, "test")
-    assert len(records) == 6 and names == ["Walk", "Run", "ThrowBall"]
+    assert len(records) == 6 and names == ["Walk", "Run", "Clap"]
     one = TD.eval_clip_dataset(cfg, records, num_clips=1)
     three = TD.eval_clip_dataset(cfg, records, num_clips=3)
     rng = np.random.default_rng(0)

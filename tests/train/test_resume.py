@@ -134,7 +134,7 @@ def test_finetune_from_pretrain_resume_and_evaluate(tiny_cfg, pretrained_run, tm
     assert ev["classifier"] == pytest.approx(test)
     assert ev["knn"]["num_samples"] == 6 and ev["linear_probe"]["num_samples"] == 6
     feats = np.load(ev["features"])
-    assert feats["feats"].shape == (6, 32) and list(feats["class_names"]) == ["Walk", "Run", "ThrowBall"]
+    assert feats["feats"].shape == (6, 32) and list(feats["class_names"]) == ["Walk", "Run", "Clap"]
 
 
 def test_finetune_rejects_other_student(tiny_cfg, pretrained_run, tmp_path):
