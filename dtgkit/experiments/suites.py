@@ -77,10 +77,10 @@ __all__ = [
 
 #: the demo's SynthActions set: 10 classes, 6 groups of 4 clips per class (2 groups for test):
 #: 160 training / 80 test videos
-DEMO_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 24, "frames": 32, "size": 112,
-                              "seed": 0, "stills_per_class": 0}
-#: the ``lab`` preset's SynthActions set (issue 13, in progress): the default world's 10
-#: classes, 32 groups of 4 clips per class, 13 groups for test: 760 training / 520 test videos
+DEMO_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 24, "clips_per_group": 4,
+                              "frames": 32, "size": 112, "seed": 0, "stills_per_class": 0}
+#: the ``lab`` preset's SynthActions set (issue 13, in progress): the first 10 classes of the
+#: class table, 32 groups of 4 clips per class, 13 groups for test: 760 training / 520 test videos
 #: (one test video 0.19 points; binomial error 2.2 points at 50 %)
 LAB_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 128, "clips_per_group": 4,
                              "test_groups": 13, "frames": 32, "size": 112, "seed": 0,

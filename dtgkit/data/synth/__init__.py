@@ -52,7 +52,9 @@ SpinLeft/SpinRight) have exactly the same frames in the opposite order: invisibl
 segment averaging, they are rows beyond the default world, for 3D students. *Appearance pairs*
 (Drink/Phone, SwingRacket/SwingBat) share the motion and differ in the held object; the *scene
 pair* (Ski/Surf) shares the motion and differs only in where it happens. The members of a pair
-share their preferred scene (Ski and Surf excepted), so the scene gives no hint within a pair.
+share their preferred scene (Ski and Surf excepted) and are filmed in the same settings
+(``setting_source``: Run's group ``gXX`` clip ``cYY`` has the actor, speed, place and camera
+shake of Walk's), so nothing but the pair's own factor tells the two apart.
 
 Nuisances: 8 animated scenes (``SCENES``; each class prefers one with probability
 ``scene_bias``, else uniform; Ski and Surf always have theirs), actor colours and size,
@@ -124,6 +126,7 @@ from dtgkit.data.synth.world import (
     SynthParams,
     pairs_within,
     select_classes,
+    setting_source,
     still_labels,
 )
 
@@ -132,7 +135,7 @@ __all__ = [
     "SCENES", "STILL_SETS", "SYNTH_VERSION", "ActionClass", "ConfusablePair", "SynthParams",
     "add_cli", "ensure_synth", "generate_synth_actions", "load_meta", "pairs_within",
     "pick_codec", "render_clip", "rgb_to_yuv420p", "sample_root", "scene_frames",
-    "select_classes", "still_labels", "write_video",
+    "select_classes", "setting_source", "still_labels", "write_video",
 ]
 
 # ----------------------------------------------------------------------------------- files
@@ -213,10 +216,12 @@ def _save_png(path: Path, img: np.ndarray) -> None:
 def _video_job(job: tuple) -> tuple[str, int]:
     root, p, ci, g, c, codec = job
     cls = CLASSES[ci]
+    names = [k.name for k in select_classes(p.classes)]
+    si = names.index(setting_source(cls.name, names))  # a pair shares its settings
     st = draw_setting(
-        cls, np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g]), p.scene_bias, "video"
+        cls, np.random.default_rng([p.seed, RNG_STREAMS["videos"], si, g]), p.scene_bias, "video"
     )
-    rng = np.random.default_rng([p.seed, RNG_STREAMS["videos"], ci, g, c])
+    rng = np.random.default_rng([p.seed, RNG_STREAMS["videos"], si, g, c])
     plan = plan_clip(cls, st, rng, p.frames, p.size, tuple(p.speed_range), p.jitter,
                      shutter=p.shutter)
     frames = render_frames(plan, st, np.arange(p.frames), p.noise, rng)

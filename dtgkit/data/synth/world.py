@@ -144,7 +144,7 @@ class SynthParams:
         size: frame height = width in px, even. Default 112.
         seed: master seed. Default 0.
         stills_per_class: images per label in each still set; a third go to test/. Default 60.
-        clips_per_group: clips sharing a setting (UCF101 ``cYY`` per ``gXX``). Default 4.
+        clips_per_group: clips sharing a setting (UCF101 ``cYY`` per ``gXX``). Default 2.
         test_groups: leading groups per class in the test split; None = 40 % of the groups
             (at least 1, and at least one group left for training).
         noise: std of the Gaussian pixel noise in [0, 1] units. Default 0.02.
@@ -174,7 +174,7 @@ class SynthParams:
     size: int = 112
     seed: int = 0
     stills_per_class: int = 60
-    clips_per_group: int = 4
+    clips_per_group: int = 2
     test_groups: int | None = None
     noise: float = 0.02
     speed_range: tuple[float, float] = (0.8, 1.25)
@@ -236,6 +236,24 @@ def pairs_within(names: list[str] | tuple[str, ...]) -> list[ConfusablePair]:
     """The confusable pairs whose two classes are both in ``names``."""
     s = set(names)
     return [p for p in CONFUSABLE_PAIRS if p.a in s and p.b in s]
+
+
+def setting_source(name: str, names: list[str] | tuple[str, ...]) -> str:
+    """The class whose settings (actor, scene draw, clip nuisances) ``name``'s videos share.
+
+    The two classes of a confusable pair are filmed in the same settings: group ``gXX`` clip
+    ``cYY`` of Run shows the actor of Walk's ``gXX`` clip ``cYY`` at the same speed, place and
+    camera shake, Phone the actor of Drink's, Surf the actor of Ski's (the scene itself follows
+    each class's preference). Within a pair the setting then tells nothing, and only the
+    pair's factor (rate, object, place) separates the two; without it a network can learn the
+    pair from the settings of the training groups, which say nothing about the test groups.
+    """
+    src = {p.b: p.a for p in pairs_within(names)}
+    seen = {name}
+    while name in src and src[name] not in seen:
+        name = src[name]
+        seen.add(name)
+    return name
 
 
 def still_labels(kind: str, names: list[str] | tuple[str, ...]) -> dict[str, list[str]]:
