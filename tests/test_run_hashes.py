@@ -38,6 +38,7 @@ def _committed_hash(suite: str, key: str) -> str:
 @pytest.mark.parametrize(("suite", "key"), CASES)
 def test_committed_runs_keep_their_config_hash(suite, key, tmp_path, monkeypatch):
     want = _committed_hash(suite, key)
+    monkeypatch.chdir(tmp_path)  # data.root "runs/synth": no world there, whatever this checkout holds
     parser = argparse.ArgumentParser()
     ablate.add_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["ablate", "--suite", suite, "--out", str(tmp_path), "--no-progress"])
@@ -58,3 +59,23 @@ def test_committed_runs_keep_their_config_hash(suite, key, tmp_path, monkeypatch
         A.run_arm(cfg, arm, tmp_path / suite, 0, frozen=arm.supervised is None)
     assert got == [want], (f"{suite}/{key}: config hash {got[0]} != committed {want}: a new config "
                            "key probably belongs in experiments.arms._ADDED_LATER")
+
+
+def test_a_new_world_at_the_same_path_gets_new_run_folders(tmp_path):
+    """Runs of the v2 world (SYNTH_VERSION 3) must not re-use finished runs of the first world
+    at the same ``data.root``; the first world's committed runs keep their hashes."""
+    import json
+
+    from dtgkit.config import get_preset
+    from dtgkit.data.synth import META_NAME
+
+    cfg = get_preset("cpu-demo")
+    cfg.data.root = str(tmp_path)
+    assert A.world_identity(tmp_path) == ()  # no world yet
+    hashes = {}
+    for version in (2, 3):
+        (tmp_path / META_NAME).write_text(json.dumps({"version": version}))
+        hashes[version] = A.config_hash(cfg, *A.world_identity(tmp_path))
+    assert A.world_identity(tmp_path) == ({"synth_version": 3},)
+    assert hashes[2] == A.config_hash(cfg)  # the first world: unchanged
+    assert hashes[3] != hashes[2]

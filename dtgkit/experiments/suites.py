@@ -75,15 +75,16 @@ __all__ = [
     "teacher_size",
 ]
 
-#: the demo's SynthActions set: 10 classes, 6 groups of 4 clips per class (2 groups for test):
-#: 160 training / 80 test videos
-DEMO_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 24, "clips_per_group": 4,
-                              "frames": 32, "size": 112, "seed": 0, "stills_per_class": 0}
-#: the ``lab`` preset's SynthActions set (issue 13, in progress): the first 10 classes of the
-#: class table, 32 groups of 4 clips per class, 13 groups for test: 760 training / 520 test videos
-#: (one test video 0.19 points; binomial error 2.2 points at 50 %)
-LAB_SYNTH: dict[str, Any] = {"classes": 10, "videos_per_class": 128, "clips_per_group": 4,
-                             "test_groups": 13, "frames": 32, "size": 112, "seed": 0,
+#: the demo's SynthActions set: the default world's 16 classes, 5 groups of 3 clips per class (2
+#: groups for test): 144 training / 96 test videos
+DEMO_SYNTH: dict[str, Any] = {"classes": 16, "videos_per_class": 15, "clips_per_group": 3,
+                              "test_groups": 2, "frames": 32, "size": 112, "seed": 0,
+                              "stills_per_class": 0}
+#: the ``lab`` preset's SynthActions set (issue 13): the default world's 16 classes, 40 groups of
+#: 2 clips per class, 16 groups for test: 768 training / 512 test videos (one test video 0.2
+#: points; binomial error 2.2 points at 50 %). The world calibrated in README's "lab regime".
+LAB_SYNTH: dict[str, Any] = {"classes": 16, "videos_per_class": 80, "clips_per_group": 2,
+                             "test_groups": 16, "frames": 32, "size": 112, "seed": 0,
                              "stills_per_class": 0}
 #: preset -> its SynthActions set (:func:`synth_params`; other presets: :data:`DEMO_SYNTH`)
 PRESET_SYNTH = {"lab": LAB_SYNTH}

@@ -48,7 +48,7 @@ ROLE_ORDER = ("imagenet", "scenes", "action_a", "action_b")
 #: fallback training of a missing SynthActions teacher (fine-tuned from ImageNet Lite0)
 TEACHER_TRAIN = {"epochs": 3, "size": 112, "tune_last": 4, "lr": 1e-3, "batch_size": 32}
 #: the still-image sets the fallback teachers learn from (a seed disjoint from the videos')
-TEACHER_STILLS = {"classes": 10, "videos_per_class": 1, "clips_per_group": 1, "test_groups": 0,
+TEACHER_STILLS = {"classes": 16, "videos_per_class": 1, "clips_per_group": 1, "test_groups": 0,
                   "frames": 2, "size": 32, "stills_per_class": 60, "seed": 1000}
 
 def ensure_teachers(roles: Sequence[str] = ROLE_ORDER, *, quick: bool = False,
