@@ -506,9 +506,9 @@ def _paper(dataset: str, student: str, epochs: int, milestones: list[int], size:
 def _cpu_demo() -> Config:
     """``dtgkit demo``'s budget: about 10 minutes for four methods on 2 CPU cores.
 
-    SynthActions with 160 training / 80 test videos (``dtgkit.experiments.suites.DEMO_SYNTH``), TSN-ResNet18 on
+    SynthActions with 144 training / 96 test videos (``dtgkit.experiments.suites.DEMO_SYNTH``), TSN-ResNet18 on
     4 segments of 64 px, 2 pre-training and 2 fine-tuning epochs of batch 16; the queue
-    (K = 128) stays below the 160 training videos. The teachers' cost dominates a DTG step on a
+    (K = 128) stays below the 144 training videos. The teachers' cost dominates a DTG step on a
     CPU, so ``dtgkit demo`` runs them on the 64-px guidance frames as they are (``#size=64``).
     """
     cfg = Config()
