@@ -255,22 +255,17 @@ def _still_job(job: tuple) -> str:
         img = scene_frames(label, size, t, shift, st)  # 1 x H x W x 3
         img = img + np.float32(p.noise) * rng.standard_normal(img.shape, dtype=np.float32)
         img = np.round(np.clip(img[0], 0, 1) * 255).astype(np.uint8)
-    elif p.still_style == "video":  # one frame of a clip drawn exactly like the videos
-        rng = np.random.default_rng([*key, _VIDEO_STILL_KEY])
+    else:  # one frame of a clip at a moment of action, drawn like the videos or in the set's style
+        video = p.still_style == "video"
+        style = "video" if video else kind
+        rng = np.random.default_rng([*key, _VIDEO_STILL_KEY] if video else key)
         cls = class_by_name(members[j % len(members)])
-        st = draw_setting(cls, rng, p.scene_bias, "video")
-        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), p.jitter, "video",
-                         shutter=p.shutter)
-        img = render_frames(plan, st, _action_frame(plan, rng), p.noise, rng)[0]
-    else:  # "own": one frame of a clip in the still set's own style, at a moment of action
-        rng = np.random.default_rng(key)
-        cls = class_by_name(members[j % len(members)])
-        st = draw_setting(cls, rng, p.scene_bias, kind)
-        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), 0.0, kind,
-                         shutter=p.shutter)
+        st = draw_setting(cls, rng, p.scene_bias, style)
+        plan = plan_clip(cls, st, rng, 32, size, tuple(p.speed_range), p.jitter if video else 0.0,
+                         style, shutter=p.shutter)
         f = _action_frame(plan, rng)
         backdrop = None
-        if kind == "action_b":
+        if style == "action_b":  # "own" style: a textured backdrop instead of a scene
             grid = (np.arange(size, dtype=np.float32) + 0.5) / size
             backdrop = texture_rgb(grid[None, :], grid[:, None], rng)
         img = render_frames(plan, st, f, p.noise, rng, backdrop)[0]
