@@ -524,11 +524,11 @@ def _cpu_demo() -> Config:
 
 
 def _lab() -> Config:
-    """The lab budget (issue 13, in progress; ``make demo`` still runs ``cpu-demo``): methods
-    given enough steps to separate beyond the noise on 2 CPU cores.
+    """The lab budget (issue 13; ``make demo`` keeps ``cpu-demo``, see README's lab regime):
+    methods given enough steps to separate beyond the noise on 2 CPU cores.
 
     * Data: a SynthActions set at ``runs/synth-lab`` (``dtgkit.experiments.suites.LAB_SYNTH``:
-      760 training / 520 test videos, so one test video is 0.2 points and the binomial error
+      768 training / 512 test videos, so one test video is 0.2 points and the binomial error
       at 50 % is 2.2 points), decoded once into a clip cache (``data.clip_cache``, 73 px);
       TSN with 4 segments of 64 px.
     * Student: ``tsn_r18_w16``, TSN-ResNet18 at a quarter of the width (``tsn_r18`` stays the
@@ -543,7 +543,7 @@ def _lab() -> Config:
       InfoNCE's order; the mean's is 1/1280 of it for Lite0), MoCo's key-encoder momentum 0.99
       (0.999 is for 100k+ steps: after 1,000 steps the key encoder would still be 37 % its
       random init; 0.99^1000 is 4e-5).
-    * Queue K = 512, below the 760 training videos.
+    * Queue K = 512, below the 768 training videos.
     """
     cfg = Config()
     root = "runs/synth-lab"

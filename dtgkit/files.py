@@ -9,12 +9,13 @@ temporary file is removed and :class:`OutputError` names the path.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["OutputError", "check_writable_dir", "write_atomic", "write_text_atomic"]
+__all__ = ["OutputError", "check_writable_dir", "exclusive_lock", "write_atomic", "write_text_atomic"]
 
 
 class OutputError(OSError):
@@ -73,3 +74,35 @@ def check_writable_dir(path: str | os.PathLike) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise OutputError(path, "permission denied (the folder is not writable)")
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike, *, say: Callable[[str], None] | None = None,
+                   what: str = "") -> Iterator[Path]:
+    """Hold an exclusive ``flock`` on ``path`` (created) for the ``with`` block.
+
+    Used where two processes could build the same cache at once (two seeds of a study started
+    side by side): the second one waits, then finds the cache finished. When the lock is
+    taken, ``say`` (if given) gets one line naming the lock file and ``what`` is built, and
+    the call blocks until the other process lets go. The lock goes with the process, so a
+    killed builder never leaves a stale lock.
+
+    Raises:
+        OutputError: the lock file cannot be created.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise OutputError(path, err) from err
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if say is not None:
+                say(f"waiting for another process building {what or path.parent} (lock {path})")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

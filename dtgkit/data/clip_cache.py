@@ -36,12 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from dtgkit.data.video import VideoDecodeError, VideoReader, open_video
-from dtgkit.files import write_text_atomic
+from dtgkit.files import exclusive_lock, write_text_atomic
 
 __all__ = ["CACHE_FORMAT", "ClipCacheReader", "cache_key", "cache_matches",
            "ensure_clip_cache", "open_clip_cache", "resize_square"]
 
 CACHE_FORMAT = "dtgkit-clip-cache/1"
+#: the lock file a process holds while it builds the cache (:func:`ensure_clip_cache`)
+LOCK_NAME = ".lock"
 FRAMES_NAME, INDEX_NAME = "frames.npy", "index.json"
 
 
@@ -97,14 +99,28 @@ def ensure_clip_cache(cache_dir: str | os.PathLike, root: str | os.PathLike,
         ``cache_dir`` as a Path. Undecodable videos are recorded in ``index.json`` ``skips``
         (their reader then raises :class:`VideoDecodeError`, and the dataset skips them).
     """
-    from tqdm.auto import tqdm
-
     out, root = Path(cache_dir), Path(root).resolve()
     keys = [cache_key(p, root) for p in paths]
     if cache_matches(out, root, size, keys):
         say(f"clip cache: re-using {out} ({len(keys)} videos at {size} px)")
         return out
     out.mkdir(parents=True, exist_ok=True)
+    # two runs started side by side would both decode every video, and the second's rename
+    # would replace the first's finished cache: the second waits, then re-uses it
+    with exclusive_lock(out / LOCK_NAME, what=f"the clip cache {out}",
+                        say=lambda m: say(f"clip cache: {m}")):
+        if cache_matches(out, root, size, keys):
+            say(f"clip cache: re-using {out} ({len(keys)} videos at {size} px)")
+            return out
+        return _build_clip_cache(out, root, keys, size, backend=backend, workers=workers,
+                                 progress=progress, say=say)
+
+
+def _build_clip_cache(out: Path, root: Path, keys: list[str], size: int, *, backend: str,
+                      workers: int, progress: bool, say) -> Path:
+    """Decode ``keys`` (and those an older index of ``root`` at ``size`` held) into ``out``."""
+    from tqdm.auto import tqdm
+
     old = Path(out) / INDEX_NAME
     if old.is_file():  # rebuilding for more videos: keep the ones it held
         meta = json.loads(old.read_text())

@@ -36,9 +36,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dtgkit.files import exclusive_lock
 from dtgkit.models.teachers import Teacher, create_teacher, sha256_file, weights_file
 
 CACHE_FORMAT = "dtgkit-teacher-cache/1"
+#: the lock file a process holds while it builds a cache folder (:func:`cache_teacher_features`)
+LOCK_NAME = ".lock"
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
 
 
@@ -336,7 +339,7 @@ def cache_teacher_features(root: str | os.PathLike, teachers: str | Sequence[str
                            transform: Callable[[np.ndarray, int], torch.Tensor] | None = None,
                            checkpoint_every: int = 50, progress: bool = True,
                            device: str | torch.device = "cpu", num_workers: int = 0,
-                           amp: bool = True) -> dict:
+                           amp: bool = True, say: Callable[[str], None] = print) -> dict:
     """Compute and store every frame's teacher features for a set of videos.
 
     Each video is decoded once for all teachers, in ``num_workers`` DataLoader workers; the
@@ -363,6 +366,8 @@ def cache_teacher_features(root: str | os.PathLike, teachers: str | Sequence[str
         device: where the teachers run: ``cpu`` (default), ``cuda``, ``cuda:N`` or ``auto``.
         num_workers: decoding worker processes (0: decode in this process).
         amp: on CUDA, run the teachers under bf16 autocast (the cache stores float16 anyway).
+        say: where the line goes when another process is building this cache (this one then
+            waits for it: the folder's ``.lock``).
 
     Returns:
         dict(files={spec: npy path}, videos=n, skips={key: reason}, computed=n, reused=n,
@@ -404,43 +409,47 @@ def cache_teacher_features(root: str | os.PathLike, teachers: str | Sequence[str
             plan[key] = n
         else:
             skips[key] = err
-    writers = [_TeacherCacheWriter(out, t, plan, root=str(root), size=size, dtype=dtype,
-                                   frame_stride=frame_stride, backend=backend) for t in teachers]
-    for w in writers:
-        w.index["skips"].update(skips)
-    todo = [k for k in plan if any(k not in w.done for w in writers)]
-    total_frames = sum(-(-plan[k] // frame_stride) for k in todo)
-    bar = tqdm(total=total_frames, unit="frame", desc=f"cache {len(teachers)} teacher(s) on {dev}",
-               disable=not progress)
-    batchers = [_FrameBatcher(w, batch_size, dev, amp) for w in writers]
-    decode = _DecodeVideos(root, todo, plan, backend=backend, size=size, frame_stride=frame_stride,
-                           transform=transform, chunk=max(1, batch_size))
-    t0 = time.perf_counter()
-    for i, (key, frames, err) in enumerate(loader(decode)):
-        if err is not None:
-            for w in writers:
-                w.index["skips"][key] = err
-            skips[key] = err
-            continue
-        for w, b in zip(writers, batchers):
-            if key not in w.done:
-                b.add(key, frames)
-        bar.update(len(frames))
-        if (i + 1) % checkpoint_every == 0:
-            for w in writers:
-                w.checkpoint()
-    for b in batchers:
-        b.flush()
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    seconds = time.perf_counter() - t0
-    bar.close()
-    files = {w.teacher.spec: str(w.finish()) for w in writers}
-    computed = len(set().union(*(b.written for b in batchers))) if batchers else 0
-    return {"files": files, "videos": len(plan), "skips": skips, "computed": computed,
-            "reused": min(w.reused for w in writers), "frames": total_frames - sum(
-                -(-plan[k] // frame_stride) for k in todo if k in skips),
-            "seconds": seconds, "device": str(dev)}
+    # two processes building this cache at once (two seeds of a study side by side) would write
+    # the same resumable partial file: the second waits here, then finds it finished
+    with exclusive_lock(out / LOCK_NAME, what=f"the teacher cache {out}",
+                        say=lambda m: say(f"teacher cache: {m}")):
+        writers = [_TeacherCacheWriter(out, t, plan, root=str(root), size=size, dtype=dtype,
+                                       frame_stride=frame_stride, backend=backend) for t in teachers]
+        for w in writers:
+            w.index["skips"].update(skips)
+        todo = [k for k in plan if any(k not in w.done for w in writers)]
+        total_frames = sum(-(-plan[k] // frame_stride) for k in todo)
+        bar = tqdm(total=total_frames, unit="frame", desc=f"cache {len(teachers)} teacher(s) on {dev}",
+                   disable=not progress)
+        batchers = [_FrameBatcher(w, batch_size, dev, amp) for w in writers]
+        decode = _DecodeVideos(root, todo, plan, backend=backend, size=size, frame_stride=frame_stride,
+                               transform=transform, chunk=max(1, batch_size))
+        t0 = time.perf_counter()
+        for i, (key, frames, err) in enumerate(loader(decode)):
+            if err is not None:
+                for w in writers:
+                    w.index["skips"][key] = err
+                skips[key] = err
+                continue
+            for w, b in zip(writers, batchers):
+                if key not in w.done:
+                    b.add(key, frames)
+            bar.update(len(frames))
+            if (i + 1) % checkpoint_every == 0:
+                for w in writers:
+                    w.checkpoint()
+        for b in batchers:
+            b.flush()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        seconds = time.perf_counter() - t0
+        bar.close()
+        files = {w.teacher.spec: str(w.finish()) for w in writers}
+        computed = len(set().union(*(b.written for b in batchers))) if batchers else 0
+        return {"files": files, "videos": len(plan), "skips": skips, "computed": computed,
+                "reused": min(w.reused for w in writers), "frames": total_frames - sum(
+                    -(-plan[k] // frame_stride) for k in todo if k in skips),
+                "seconds": seconds, "device": str(dev)}
 
 
 class CachedGuidance:

@@ -92,3 +92,56 @@ def test_a_video_outside_the_cache_is_a_decode_error(cfg, tmp_path):
     TD.clip_cache_dir(cfg)
     with pytest.raises(VideoDecodeError, match="not in the clip cache"):
         ClipCacheReader(str(tmp_path / "other.mp4"), cfg.data.clip_cache)
+
+
+def _build_while_locked(lock: Path, build, said: list[str]) -> object:
+    """Run ``build()`` in a thread while this thread holds ``lock``: it must wait (and say so)
+    until the lock is let go, then finish. Returns what ``build`` returned."""
+    import threading
+    import time
+
+    from dtgkit.files import exclusive_lock
+
+    out: dict = {}
+    with exclusive_lock(lock):
+        t = threading.Thread(target=lambda: out.setdefault("r", build()))
+        t.start()
+        for _ in range(100):  # until the builder reports that it waits
+            if any("waiting for another process" in m for m in said):
+                break
+            time.sleep(0.05)
+        assert any("waiting for another process" in m and str(lock) in m for m in said), said
+        assert t.is_alive() and "r" not in out
+    t.join(timeout=120)
+    assert not t.is_alive()
+    return out["r"]
+
+
+def test_two_builders_of_one_clip_cache_take_turns(cfg, tmp_path):
+    """A second process (here a thread with its own lock descriptor) starting the same cache
+    waits for the first, then re-uses what it finished instead of decoding again."""
+    from dtgkit.data.clip_cache import LOCK_NAME
+
+    root = TD.video_root(cfg.data)
+    train, _ = TD.load_split(cfg.data, "train")
+    out, said = tmp_path / "cc", []
+    out.mkdir()
+    r = _build_while_locked(out / LOCK_NAME, lambda: ensure_clip_cache(
+        out, root, [train[0].path], 24, progress=False, say=said.append), said)
+    assert r == out and any("decoding 1 videos" in m for m in said)
+    with ClipCacheReader(train[0].path, out) as reader:
+        assert reader.get_frames(np.array([0])).shape == (1, 24, 24, 3)
+
+
+def test_a_teacher_cache_being_built_elsewhere_is_waited_for(cfg, tmp_path):
+    from dtgkit.models.teacher_cache import LOCK_NAME, cache_holds, cache_teacher_features
+    from dtgkit.models.teachers import create_teacher
+
+    root = Path(TD.video_root(cfg.data)).resolve()
+    train, _ = TD.load_split(cfg.data, "train")
+    rel = [Path(r.path).resolve().relative_to(root).as_posix() for r in train[:2]]
+    out, said = tmp_path / "tc", []
+    out.mkdir()
+    info = _build_while_locked(out / LOCK_NAME, lambda: cache_teacher_features(
+        root, ["tiny"], out, videos=rel, size=32, progress=False, say=said.append), said)
+    assert info["computed"] == 2 and cache_holds(out, create_teacher("tiny"), rel, 1)

@@ -231,6 +231,11 @@ def test_pretrain_builds_its_caches_on_first_use(tiny_cfg, tmp_path, capsys):
     assert ensure_teacher_cache(cfg, list(build_teachers(cfg).values()), train) == []
     cfg.dtg.cache_frame_stride = 1  # another stride: rebuilt
     assert ensure_teacher_cache(cfg, list(build_teachers(cfg).values()), train) == ["tiny"]
+    # MoCo under the same budget (the lab preset sets use_cache for every arm): no teachers,
+    # so no cache is read, and it trains
+    cfg.dtg.method = "moco"
+    res = pretrain(cfg, run_dir=tmp_path / "moco")
+    assert res.results["steps"] == 4 and np.isfinite(res.results["final_loss"])
 
 
 def test_model_init_from_checkpoint_or_state_file(tiny_cfg, pretrained_run, tmp_path):
