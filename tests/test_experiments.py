@@ -198,6 +198,34 @@ def test_claims_are_checked_per_seed(tmp_path):
     assert main(["ablate", "--claims", "--results", str(tmp_path)]) == 0
     assert "| table2 | overlapping sequences beat disjoint ones |" in (tmp_path / "claims.md").read_text()
     assert main(["ablate", "--claims", "--results", str(tmp_path / "none")]) != 0
+    assert main(["ablate", "--claims", "--claims-metrics", "top1", "--results", str(tmp_path)]) != 0
+    assert main(["ablate", "--claims", "--claims-metrics", "acc1,knn_acc1", "--results", str(tmp_path)]) == 0
+    assert "| knn_acc1 |" in (tmp_path / "claims.md").read_text()
+
+
+def test_claims_weigh_the_test_set_size():
+    """With the test-set size recorded (``test_n``), a claim won in every seed but by less than
+    twice the test set's binomial error is not called: more seeds do not shrink that error."""
+    from dtgkit.experiments.report import claims_markdown, paired_difference, verdict
+
+    def rows(gap, n=512):
+        return ([{"arm": "a", "seed": s, "acc1": 50.0 + gap + s, "test_n": n} for s in range(3)]
+                + [{"arm": "b", "seed": s, "acc1": 50.0 + s, "test_n": n} for s in range(3)])
+
+    small = paired_difference(rows(1.0), "a", "b")
+    # sqrt(2 x 0.5 x 0.5 / 512) at pA ~ pB ~ 51 %: 3.12 points
+    assert small["se_test"] == pytest.approx(100 * (0.51 * 0.49 / 512 + 0.52 * 0.48 / 512) ** 0.5, rel=1e-3)
+    assert small["wins"] == 3 and small["ci95"] == 0.0
+    assert verdict(small) == "inconclusive (within the test set's error)"
+    assert verdict(paired_difference(rows(7.0), "a", "b")) == "holds"
+    assert verdict(paired_difference(rows(-7.0), "a", "b")) == "contradicted"
+    assert verdict(paired_difference(rows(0.0), "a", "b"), at_least_equal=True) == "holds"  # ties
+    assert verdict(paired_difference(rows(-1.0), "a", "b"), at_least_equal=True).startswith("inconclusive (")
+    no_n = paired_difference([{**r, "test_n": ""} for r in rows(1.0)], "a", "b")
+    assert math.isnan(no_n["se_test"]) and verdict(no_n) == "holds"  # the seeds-only rule
+    md = claims_markdown([{"suite": "table1", "claim": "c", "paper": "p", "metric": "knn_acc1",
+                           **small, "verdict": verdict(small)}])
+    assert "| knn_acc1 |" in md and "± 6.2" in md  # 2 SE shown
 
 
 def test_ablate_teacher_roles_and_preset_flags():

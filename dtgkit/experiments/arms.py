@@ -267,6 +267,8 @@ def _timed(row: dict[str, Any], stage: str, fn: Callable, *args: Any, **kwargs: 
 def _finish(row: dict[str, Any], test: dict | None, run_root: Path, done: Path) -> dict[str, Any]:
     """The test metrics into the row, which is then written as the run's ``row.json``."""
     row.update(_metrics_of(test))
+    if test and "num_samples" in test:  # the test-set size, for the claims' binomial error
+        row["test_n"] = int(test["num_samples"])
     row["run_dir"] = str(run_root)
     row["skipped"] = ""
     _write_json(done, row)
