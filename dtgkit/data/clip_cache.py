@@ -122,10 +122,10 @@ def _build_clip_cache(out: Path, root: Path, keys: list[str], size: int, *, back
     from tqdm.auto import tqdm
 
     old = Path(out) / INDEX_NAME
-    if old.is_file():  # rebuilding for more videos: keep the ones it held
+    if old.is_file():  # rebuilding for more videos: keep the ones it held that still exist
         meta = json.loads(old.read_text())
         if meta.get("root") == str(root) and int(meta.get("size", -1)) == int(size):
-            keys += list(meta.get("videos", {})) + list(meta.get("skips", {}))
+            keys += [k for k in (*meta.get("videos", {}), *meta.get("skips", {})) if (root / k).is_file()]
     keys = sorted(set(keys))
     jobs = [(str(root / k), k, int(size), backend) for k in keys]
     say(f"clip cache: decoding {len(keys)} videos once into {out} ({size} px uint8)")

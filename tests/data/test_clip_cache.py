@@ -145,3 +145,24 @@ def test_a_teacher_cache_being_built_elsewhere_is_waited_for(cfg, tmp_path):
     info = _build_while_locked(out / LOCK_NAME, lambda: cache_teacher_features(
         root, ["tiny"], out, videos=rel, size=32, progress=False, say=said.append), said)
     assert info["computed"] == 2 and cache_holds(out, create_teacher("tiny"), rel, 1)
+
+
+def test_a_rebuild_forgets_videos_that_are_gone(cfg, tmp_path):
+    """A cache rebuilt for more videos keeps the ones it held, but not a video deleted since
+    (the world was regenerated with other names): it is dropped, not recorded as a skip."""
+    import shutil
+
+    train, _ = TD.load_split(cfg.data, "train")
+    root = tmp_path / "videos"
+    for r in train[:3]:
+        (root / Path(r.path).parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(r.path, root / Path(r.path).parent.name / Path(r.path).name)
+    keys = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.mp4"))
+    out = tmp_path / "cc"
+    ensure_clip_cache(out, root, keys[:2], 24, progress=False)
+    (root / keys[0]).unlink()
+    said: list[str] = []
+    ensure_clip_cache(out, root, keys[2:], 24, progress=False, say=said.append)
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(index["videos"]) == keys[1:] and index["skips"] == {}
+    assert any("decoding 2 videos" in m for m in said)
