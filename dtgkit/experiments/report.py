@@ -43,6 +43,7 @@ from dtgkit.viz.results import plot_accuracy_bars, plot_efficiency, plot_loss_cu
 
 __all__ = [
     "CLAIMS",
+    "CLAIM_METRICS",
     "CSV_COLUMNS",
     "RESULTS",
     "ablate_argv",
@@ -392,6 +393,10 @@ def claims_markdown(claims: list[dict]) -> str:
     return "\n".join(lines)
 
 
+#: the metrics a claim can be read on (``dtgkit ablate --claims-metrics``)
+CLAIM_METRICS = ("acc1", "knn_acc1", "linear_acc1")
+
+
 def write_claims(results: str | Path = RESULTS, metrics: Sequence[str] = ("acc1",)) -> tuple[str, Path]:
     """Check every claim against the suites' result files and write ``results/claims.md``.
 
@@ -399,15 +404,18 @@ def write_claims(results: str | Path = RESULTS, metrics: Sequence[str] = ("acc1"
         (the claims table in markdown, the path written).
 
     Raises:
+        ValueError: a metric not in :data:`CLAIM_METRICS`.
         FileNotFoundError: no suite has results under ``results``.
     """
+    bad = [m for m in metrics if m not in CLAIM_METRICS]
+    if bad:
+        raise ValueError(f"claims metrics {bad} unknown; choose from {', '.join(CLAIM_METRICS)}")
     claims = check_claims(results, metrics=metrics)
     if not claims:
         raise FileNotFoundError(f"no suite results under {results}: run `dtgkit ablate --suite NAME`")
     md = claims_markdown(claims)
     path = Path(results) / "claims.md"
-    names = ", ".join({"acc1": "fine-tune acc@1", "knn_acc1": "frozen kNN acc@1",
-                       "linear_acc1": "frozen linear probe acc@1"}.get(m, m) for m in metrics)
+    names = ", ".join(METRIC_NAMES[m] for m in metrics)
     write_text_atomic(path, "# Which of the paper's claims hold on SynthActions\n\n" + md + "\n\n"
                       "Verdict: *holds* = A beat B in every seed (and, where the test-set size is "
                       "recorded, by more than twice the test set's binomial standard error); "
