@@ -460,6 +460,11 @@ class PairDataset(VideoDatasetBase):
         train: random frame positions (True) or deterministic ones (False).
         return_indices: also return the guidance frame indices, for teachers whose per-frame
             features are cached (they index frames as decoded by ``backend``).
+        guidance_pixels: False when the guidance view's features come from a teacher feature
+            cache (with ``return_indices``): its frames are drawn as always but neither read nor
+            augmented, and its item is an empty tensor; the anchor view is the same tensor
+            either way (it is augmented first, from the same seed). Half a sample's reading
+            and augmentation saved.
         max_retries, skip_log_dir, reader_options, open_readers, clip_cache: see
             :class:`ClipDataset`.
 
@@ -479,6 +484,7 @@ class PairDataset(VideoDatasetBase):
         seed: int = 0,
         train: bool = True,
         return_indices: bool = False,
+        guidance_pixels: bool = True,
         max_retries: int = 50,
         skip_log_dir: str | Path | None = None,
         reader_options: dict | None = None,
@@ -507,6 +513,7 @@ class PairDataset(VideoDatasetBase):
         )
         self.train = bool(train)
         self.return_indices = bool(return_indices)
+        self.guidance_pixels = bool(guidance_pixels)
 
     def _describe(self) -> str:
         return f"num_segments={self.num_segments}, mode={self.mode!r}, train={self.train}, "
@@ -538,13 +545,16 @@ class PairDataset(VideoDatasetBase):
         rng, torch_seed = self._seeds(index)
         with self._reader(index) as reader:
             a_idx, g_idx = self.frame_indices(self._num_frames(reader), rng)
-            frames = self._read_frames(reader, np.concatenate([a_idx, g_idx]))  # 2T x H x W x 3
+            wanted = np.concatenate([a_idx, g_idx]) if self.guidance_pixels else a_idx
+            frames = self._read_frames(reader, wanted)  # 2T (or T) x H x W x 3
             # a reader that found an undecodable tail clamps to its last good frame: say so
             g_idx = np.minimum(g_idx, reader.num_frames - 1)
         t = len(a_idx)
-        anchor, guidance = self._augment(
-            [(self.transform_anchor, frames[:t]), (self.transform_guidance, frames[t:])], torch_seed
-        )  # T x 3 x S x S each
+        jobs = [(self.transform_anchor, frames[:t])]
+        if self.guidance_pixels:
+            jobs.append((self.transform_guidance, frames[t:]))
+        anchor, *rest = self._augment(jobs, torch_seed)  # T x 3 x S x S each
+        guidance = rest[0] if rest else torch.empty(0)
         if self.return_indices:
             return anchor, guidance, index, record.label, torch.from_numpy(g_idx)
         return anchor, guidance, index, record.label

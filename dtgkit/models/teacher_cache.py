@@ -494,6 +494,7 @@ class CachedGuidance:
             raise FileNotFoundError(f"no teacher caches in {self.cache_dir}")
         self.root = Path(root).resolve() if root else Path(self.index[0]["root"])
         self.device = torch.device(device)
+        self._keys: dict[str | os.PathLike, str] = {}
 
     @property
     def specs(self) -> list[str]:
@@ -504,14 +505,20 @@ class CachedGuidance:
         return [int(i["feat_dim"]) for i in self.index]
 
     def key(self, path: str | os.PathLike) -> str:
-        """Cache key of a video path (relative to the cache root, POSIX separators)."""
-        p = Path(path)
-        if p.is_absolute():
-            try:
-                return p.resolve().relative_to(self.root).as_posix()
-            except ValueError:
-                return p.as_posix()
-        return p.as_posix()
+        """Cache key of a video path (relative to the cache root, POSIX separators). Memoised:
+        resolving an absolute path asks the file system (a link may lead under the root), and
+        a step asks for every video of its batch once per teacher."""
+        k = self._keys.get(path)
+        if k is None:
+            p = Path(path)
+            k = p.as_posix()
+            if p.is_absolute():
+                try:
+                    k = p.resolve().relative_to(self.root).as_posix()
+                except ValueError:
+                    pass
+            self._keys[path] = k
+        return k
 
     def rows(self, teacher: int, path: str | os.PathLike, indices: np.ndarray) -> np.ndarray:
         """Cache rows of frame ``indices`` of one video (nearest cached frame if strided)."""

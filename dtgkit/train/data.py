@@ -191,15 +191,19 @@ def clip_cache_dir(cfg: Config) -> str | None:
 
 
 def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: bool = False,
-                 log_dir: str | Path | None = None) -> PairDataset:
+                 guidance_pixels: bool = True, log_dir: str | Path | None = None) -> PairDataset:
     """The two-view training set of self-supervised / supervised DTG (random crops, flips).
-    ``log_dir``: where every process logs skipped and short videos (:func:`data_report`)."""
+    ``return_indices`` / ``guidance_pixels``: the guidance view's frame indices / pixels
+    (:class:`~dtgkit.data.datasets.PairDataset`; with a teacher feature cache the indices, not
+    the pixels). ``log_dir``: where every process logs skipped and short videos
+    (:func:`data_report`)."""
     d = cfg.data
     return PairDataset(records, d.num_segments, d.pair_mode,
                        transform_anchor=clip_transform(d.size, True),
                        transform_guidance=clip_transform(d.size, True), backend=d.backend,
                        seed=cfg.run.seed, train=True, return_indices=return_indices,
-                       skip_log_dir=log_dir, clip_cache=clip_cache_dir(cfg))
+                       guidance_pixels=guidance_pixels, skip_log_dir=log_dir,
+                       clip_cache=clip_cache_dir(cfg))
 
 
 def train_clip_dataset(cfg: Config, records: list[VideoRecord], *,

@@ -73,6 +73,15 @@ def test_pairs_and_training_clips_read_from_the_cache(cfg):
     assert pairs.clip_cache == cfg.data.clip_cache
 
 
+def test_pairs_without_guidance_pixels_read_the_same_anchor(cfg):
+    records, _ = TD.load_split(cfg.data, "train")
+    both = TD.pair_dataset(cfg, records[:3], return_indices=True)
+    lean = TD.pair_dataset(cfg, records[:3], return_indices=True, guidance_pixels=False)
+    for i in range(3):
+        assert torch.equal(both[i][0], lean[i][0]) and torch.equal(both[i][4], lean[i][4])
+        assert lean[i][1].numel() == 0
+
+
 def test_a_rebuilt_cache_is_reopened(cfg, tmp_path):
     """More videos asked for: the cache is rebuilt with the old ones kept, and readers in this
     process see the new index."""

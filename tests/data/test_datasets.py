@@ -493,6 +493,25 @@ def test_pair_dataset_shapes_and_indices(videos, mode):
         assert not set(a_idx) & set(g_idx)
 
 
+@pytest.mark.parametrize("mode", PAIR_MODES)
+def test_pair_dataset_without_guidance_pixels_keeps_the_anchor(videos, mode):
+    """Cached guidance needs the guidance view's frame indices, not its pixels: leaving them
+    out changes neither the anchor view nor the indices (the anchor is augmented first)."""
+    kw = dict(transform_anchor=clip_transform(24, True), backend=BACKEND, return_indices=True)
+    both = PairDataset(videos, 4, mode, **kw)
+    lean = PairDataset(videos, 4, mode, guidance_pixels=False, **kw)
+    for epoch in (0, 1):
+        both.set_epoch(epoch)
+        lean.set_epoch(epoch)
+        for i in range(len(videos)):
+            a, g, index, label, g_idx = both[i]
+            a2, g2, index2, label2, g_idx2 = lean[i]
+            assert torch.equal(a, a2) and torch.equal(g_idx, g_idx2)
+            assert (index, label) == (index2, label2) and g2.numel() == 0 and g.numel() > 0
+    batch = next(iter(DataLoader(lean, batch_size=2)))
+    assert batch[0].shape == (2, 4, 3, 24, 24) and batch[1].shape == (2, 0)
+
+
 def test_pair_dataset_unlabeled_views_independent(tmp_path):
     path = write_photo_video(tmp_path / "still.mp4")
     records, names = load_list_file(tmp_path, _write(tmp_path / "list.txt", "still.mp4\n"))
