@@ -497,7 +497,7 @@ def test_pair_dataset_shapes_and_indices(videos, mode):
 def test_pair_dataset_without_guidance_pixels_keeps_the_anchor(videos, mode):
     """Cached guidance needs the guidance view's frame indices, not its pixels: leaving them
     out changes neither the anchor view nor the indices (the anchor is augmented first)."""
-    kw = dict(transform_anchor=clip_transform(24, True), backend=BACKEND, return_indices=True)
+    kw = {"transform_anchor": clip_transform(24, True), "backend": BACKEND, "return_indices": True}
     both = PairDataset(videos, 4, mode, **kw)
     lean = PairDataset(videos, 4, mode, guidance_pixels=False, **kw)
     for epoch in (0, 1):
