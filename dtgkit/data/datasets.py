@@ -461,10 +461,11 @@ class PairDataset(VideoDatasetBase):
         return_indices: also return the guidance frame indices, for teachers whose per-frame
             features are cached (they index frames as decoded by ``backend``).
         guidance_pixels: False when the guidance view's features come from a teacher feature
-            cache (with ``return_indices``): its frames are drawn as always but neither read nor
-            augmented, and its item is an empty tensor; the anchor view is the same tensor
-            either way (it is augmented first, from the same seed). Half a sample's reading
-            and augmentation saved.
+            cache (with ``return_indices``): its frames are drawn as always but not augmented,
+            and its item is an empty tensor; the anchor view is the same tensor either way (it
+            is augmented first, from the same seed). From a clip cache (whose frame count is
+            exact) they are not read either; from a video file they still are, so that a tail
+            that does not decode clamps the guidance indices as it always did.
         max_retries, skip_log_dir, reader_options, open_readers, clip_cache: see
             :class:`ClipDataset`.
 
@@ -545,8 +546,8 @@ class PairDataset(VideoDatasetBase):
         rng, torch_seed = self._seeds(index)
         with self._reader(index) as reader:
             a_idx, g_idx = self.frame_indices(self._num_frames(reader), rng)
-            wanted = np.concatenate([a_idx, g_idx]) if self.guidance_pixels else a_idx
-            frames = self._read_frames(reader, wanted)  # 2T (or T) x H x W x 3
+            lean = not self.guidance_pixels and self.clip_cache
+            frames = self._read_frames(reader, a_idx if lean else np.concatenate([a_idx, g_idx]))
             # a reader that found an undecodable tail clamps to its last good frame: say so
             g_idx = np.minimum(g_idx, reader.num_frames - 1)
         t = len(a_idx)
