@@ -587,8 +587,7 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
     teacher_nets = build_teachers(cfg)
     method = build_method(cfg, build_student(cfg), teacher_nets)
     source = guidance_source(cfg, teacher_nets, records)  # builds the teacher cache if missing
-    train_set = TD.pair_dataset(cfg, records, return_indices=source is not None,
-                               guidance_pixels=source is None)  # + clip cache
+    train_set = TD.pair_dataset(cfg, records, cached_guidance=source is not None)  # + clip cache
     step = PairStep(records, list(teacher_nets), source)
     opt2 = E.build_optimizer(list(method.trainable_parameters()), cfg.pretrain)
     loader = torch.utils.data.DataLoader(train_set, batch_size=b, shuffle=True, drop_last=True,

@@ -190,19 +190,20 @@ def clip_cache_dir(cfg: Config) -> str | None:
     return d.clip_cache
 
 
-def pair_dataset(cfg: Config, records: list[VideoRecord], *, return_indices: bool = False,
-                 guidance_pixels: bool = True, log_dir: str | Path | None = None) -> PairDataset:
+def pair_dataset(cfg: Config, records: list[VideoRecord], *, cached_guidance: bool = False,
+                 log_dir: str | Path | None = None) -> PairDataset:
     """The two-view training set of self-supervised / supervised DTG (random crops, flips).
-    ``return_indices`` / ``guidance_pixels``: the guidance view's frame indices / pixels
-    (:class:`~dtgkit.data.datasets.PairDataset`; with a teacher feature cache the indices, not
-    the pixels). ``log_dir``: where every process logs skipped and short videos
-    (:func:`data_report`)."""
+    ``cached_guidance``: the guidance features come from a teacher feature cache, so each sample
+    carries the guidance view's frame indices instead of its pixels (which are then neither read
+    from a clip cache nor augmented; :class:`~dtgkit.data.datasets.PairDataset`'s
+    ``return_indices`` / ``guidance_pixels``). ``log_dir``: where every process logs skipped and
+    short videos (:func:`data_report`)."""
     d = cfg.data
     return PairDataset(records, d.num_segments, d.pair_mode,
                        transform_anchor=clip_transform(d.size, True),
                        transform_guidance=clip_transform(d.size, True), backend=d.backend,
-                       seed=cfg.run.seed, train=True, return_indices=return_indices,
-                       guidance_pixels=guidance_pixels, skip_log_dir=log_dir,
+                       seed=cfg.run.seed, train=True, return_indices=cached_guidance,
+                       guidance_pixels=not cached_guidance, skip_log_dir=log_dir,
                        clip_cache=clip_cache_dir(cfg))
 
 

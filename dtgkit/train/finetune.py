@@ -326,8 +326,8 @@ def joint(cfg: Config, *, resume: bool = False, overwrite: bool = False,
         teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
         method = build_method(cfg, student, teachers)
         source = guidance_source(cfg, teachers, train_records)
-        train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
-                                    guidance_pixels=source is None, log_dir=log_dir)
+        train_set = TD.pair_dataset(cfg, train_records, cached_guidance=source is not None,
+                                    log_dir=log_dir)
         step = _JointStep(train_records, list(teachers), source)
     model = SupervisedDTG(method, num_classes, cfg.model.dropout, cfg.dtg.alpha, cfg.dtg.beta)
     trainer = E.Trainer(model, step, train_set, optim=cfg.finetune, run=cfg.run, run_dir=run_dir,

@@ -340,8 +340,8 @@ def pretrain(cfg: Config, *, resume: bool = False, overwrite: bool = False,
     teachers = build_teachers(cfg) if cfg.dtg.method != "moco" else {}
     method = build_method(cfg, student, teachers)
     source = guidance_source(cfg, teachers, train_records)
-    train_set = TD.pair_dataset(cfg, train_records, return_indices=source is not None,
-                                guidance_pixels=source is None, log_dir=log_dir)
+    train_set = TD.pair_dataset(cfg, train_records, cached_guidance=source is not None,
+                                log_dir=log_dir)
     step = PairStep(train_records, list(teachers), source)
     optim = cfg.pretrain
     trainer = E.Trainer(method, step, train_set, optim=optim, run=cfg.run, run_dir=run_dir,

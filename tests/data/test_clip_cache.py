@@ -64,22 +64,24 @@ def test_test_clips_are_the_same_pixels_as_decoding(cfg):
 
 def test_pairs_and_training_clips_read_from_the_cache(cfg):
     records, _ = TD.load_split(cfg.data, "train")
-    pairs = TD.pair_dataset(cfg, records[:3], return_indices=True)
-    anchor, guidance, index, label, g_idx = pairs[1]
+    pairs = TD.pair_dataset(cfg, records[:3])
+    anchor, guidance, index, label = pairs[1]
     assert anchor.shape == guidance.shape == (4, 3, 32, 32) and index == 1
-    assert g_idx.shape == (4,) and int(g_idx.max()) < 32
+    assert label == records[1].label
     clip, label, _ = TD.train_clip_dataset(cfg, records[:3])[2]
     assert clip.shape == (4, 3, 32, 32) and label == records[2].label
     assert pairs.clip_cache == cfg.data.clip_cache
 
 
-def test_pairs_without_guidance_pixels_read_the_same_anchor(cfg):
+def test_pairs_with_cached_guidance_read_the_same_anchor_and_no_guidance_pixels(cfg):
     records, _ = TD.load_split(cfg.data, "train")
-    both = TD.pair_dataset(cfg, records[:3], return_indices=True)
-    lean = TD.pair_dataset(cfg, records[:3], return_indices=True, guidance_pixels=False)
+    both = TD.pair_dataset(cfg, records[:3])
+    lean = TD.pair_dataset(cfg, records[:3], cached_guidance=True)
     for i in range(3):
-        assert torch.equal(both[i][0], lean[i][0]) and torch.equal(both[i][4], lean[i][4])
-        assert lean[i][1].numel() == 0
+        anchor, guidance, index, label, g_idx = lean[i]
+        assert torch.equal(both[i][0], anchor) and guidance.numel() == 0
+        assert g_idx.shape == (4,) and int(g_idx.max()) < 32
+        assert torch.equal(g_idx, torch.from_numpy(both.guidance_indices(i)))
 
 
 def test_a_rebuilt_cache_is_reopened(cfg, tmp_path):
