@@ -538,6 +538,11 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
       the two-view set (read from the clip cache when the preset has one), the guidance
       features (from the teacher feature cache when it uses one), DTG-Net's forward, backward
       and SGD step. ``data_ms`` is the wait for the batch alone.
+    * per sample, in this process, alternating sample by sample: ``sample_ms`` is one item of
+      that two-view set (with a teacher feature cache: the anchor's pixels and the guidance's
+      frame indices), ``sample_both_views_ms`` one item of the same set reading and augmenting
+      the guidance view's pixels too (what a step without the feature cache needs);
+      ``sample_saving`` is their ratio.
 
     The two alternate step by step after ``warmup`` rounds, so a burst of other work on a
     shared machine falls on both; medians over ``steps`` rounds. Runs on the committed
@@ -610,6 +615,16 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
         loss.backward()
         opt2.step()
 
+    both_views = TD.pair_dataset(cfg, records)  # the same samples, guidance pixels included
+    per_sample: dict[str, list[float]] = {"lean": [], "both": []}
+    for i in range(warmup + steps):
+        for name, ds in (("lean", train_set), ("both", both_views)):
+            t0 = time.perf_counter()
+            ds[i % len(records)]
+            if i >= warmup:
+                per_sample[name].append(time.perf_counter() - t0)
+    t_lean, t_both = (float(np.median(per_sample[k])) for k in ("lean", "both"))
+
     times: dict[str, list[float]] = {"student": [], "dtg": []}
     for i in range(warmup + steps):
         for name, fn in (("student", supervised), ("dtg", dtg)):
@@ -623,7 +638,8 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
              "clip_cache": bool(d.clip_cache), "teacher_cache": bool(cfg.dtg.use_cache),
              "workers": d.num_workers, "steps": steps, "student_ms": 1e3 * t_student,
              "dtg_ms": 1e3 * t_dtg, "data_ms": 1e3 * float(np.median(wait[warmup:])),
-             "dtg_vs_student": t_dtg / t_student}]
+             "dtg_vs_student": t_dtg / t_student, "sample_ms": 1e3 * t_lean,
+             "sample_both_views_ms": 1e3 * t_both, "sample_saving": t_both / t_lean}]
 
 
 # ------------------------------------------------------------------------------ printing

@@ -41,6 +41,8 @@ def test_preset_step_times_the_whole_data_path_against_the_student(tmp_path):
         ("tiny", 2, True, True)
     assert row["dtg_ms"] > 0 and row["dtg_vs_student"] == pytest.approx(row["dtg_ms"] / row["student_ms"])
     assert (cc / "frames.npy").is_file() and len(list(tc.glob("*.npy"))) == 2
+    assert row["sample_ms"] > 0 and row["sample_both_views_ms"] > 0
+    assert row["sample_saving"] == pytest.approx(row["sample_both_views_ms"] / row["sample_ms"])
     assert check_goals("step", [row]) == []  # the 1.2x goal is the lab preset's
     assert [c["met"] for c in check_goals("step", [{**row, "preset": "lab"}])] == \
         [row["dtg_vs_student"] <= 1.2]
