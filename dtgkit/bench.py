@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import resource
@@ -111,21 +112,28 @@ def best_time(fn: Callable[[], object], repeats: int = 3, warmup: int = 1) -> fl
     return min(times)
 
 
-def best_times(fns: dict[str, Callable[[], object]], repeats: int = 3,
-               warmup: int = 1) -> dict[str, float]:
-    """Best wall time in seconds of each of ``fns`` over ``repeats`` rounds, after ``warmup``
-    rounds; each round runs every function once, in turn, so that a burst of other work on a
-    shared machine falls on all of them alike instead of on one."""
+def round_times(fns: dict[str, Callable[[], object]], repeats: int = 3,
+                warmup: int = 1) -> dict[str, list[float]]:
+    """Wall times in seconds of each of ``fns`` in ``repeats`` rounds, after ``warmup`` rounds;
+    each round runs every function once, in turn, so that a burst of other work on a shared
+    machine falls on all of them alike instead of on one."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    best = dict.fromkeys(fns, float("inf"))
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
-    return best
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def best_times(fns: dict[str, Callable[[], object]], repeats: int = 3,
+               warmup: int = 1) -> dict[str, float]:
+    """Best wall time in seconds of each of ``fns`` over alternating rounds
+    (:func:`round_times`)."""
+    return {name: min(t) for name, t in round_times(fns, repeats, warmup).items()}
 
 
 def _device(spec: str) -> torch.device:
@@ -615,23 +623,16 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
         loss.backward()
         opt2.step()
 
+    def one_sample(ds) -> Callable[[], object]:
+        order = itertools.cycle(range(len(records)))  # both sets read the same samples in turn
+        return lambda: ds[next(order)]
+
     both_views = TD.pair_dataset(cfg, records)  # the same samples, guidance pixels included
-    per_sample: dict[str, list[float]] = {"lean": [], "both": []}
-    for i in range(warmup + steps):
-        for name, ds in (("lean", train_set), ("both", both_views)):
-            t0 = time.perf_counter()
-            ds[i % len(records)]
-            if i >= warmup:
-                per_sample[name].append(time.perf_counter() - t0)
+    per_sample = round_times({"lean": one_sample(train_set), "both": one_sample(both_views)},
+                             repeats=steps, warmup=warmup)
     t_lean, t_both = (float(np.median(per_sample[k])) for k in ("lean", "both"))
 
-    times: dict[str, list[float]] = {"student": [], "dtg": []}
-    for i in range(warmup + steps):
-        for name, fn in (("student", supervised), ("dtg", dtg)):
-            t0 = time.perf_counter()
-            fn()
-            if i >= warmup:
-                times[name].append(time.perf_counter() - t0)
+    times = round_times({"student": supervised, "dtg": dtg}, repeats=steps, warmup=warmup)
     t_student, t_dtg = (float(np.median(times[k])) for k in ("student", "dtg"))
     return [{"preset": preset, "student": cfg.model.student, "batch": b,
              "num_segments": d.num_segments, "size": d.size, "teachers": len(teacher_nets),
