@@ -81,6 +81,7 @@ def test_pairs_with_cached_guidance_read_the_same_anchor_and_no_guidance_pixels(
         anchor, guidance, index, label, g_idx = lean[i]
         assert torch.equal(both[i][0], anchor) and guidance.numel() == 0
         assert g_idx.shape == (4,) and int(g_idx.max()) < 32
+        assert index == i and label == records[i].label
         assert torch.equal(g_idx, torch.from_numpy(both.guidance_indices(i)))
 
 
