@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dtgkit.experiments.report import check_claims, claims_markdown, load_suite
+from dtgkit.experiments.report import check_claims, claims_markdown, claims_text, load_suite
 from dtgkit.experiments.suites import SUITES
 
 RESULTS = Path(__file__).resolve().parents[1] / "notebooks" / "results"
@@ -67,6 +67,9 @@ def test_the_lab_study_has_its_scale_and_its_claims():
         assert min(int(float(r["test_n"])) for r in rows if not r.get("skipped")) >= 500, suite
     claims = check_claims(LAB, metrics=("acc1", "knn_acc1", "linear_acc1"))
     assert claims_markdown(claims) in (LAB / "claims.md").read_text(encoding="utf-8")
+    lines = claims_text(claims).splitlines()  # the labs' compact form: one line per claim
+    assert len(lines) == len(claims)
+    assert all(ln.endswith(f"-> {c['verdict']}") for ln, c in zip(lines, claims))
 
 
 def test_figure_inputs_are_committed():

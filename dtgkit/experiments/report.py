@@ -49,6 +49,7 @@ __all__ = [
     "ablate_argv",
     "check_claims",
     "claims_markdown",
+    "claims_text",
     "committed_budget",
     "demo_argv",
     "demo_report",
@@ -394,6 +395,15 @@ def claims_markdown(claims: list[dict]) -> str:
                      f"{_pm(c.get('ci95', float('nan')))} | {_pm(2 * c.get('se_test', float('nan')))} | "
                      f"{c['wins']} / {c['losses']} / {c['ties']} | **{c['verdict']}** |")
     return "\n".join(lines)
+
+
+def claims_text(claims: list[dict]) -> str:
+    """:func:`check_claims` as plain lines, one per claim and metric (the claim cut to 44
+    characters, A - B, twice the test set's standard error, seeds won, verdict): the compact
+    form the labs print under a table."""
+    return "\n".join(f"{c['claim'][:44]:44s} {c['metric']:11s} A-B {c['diff']:+6.2f}  "
+                     f"2SE {2 * c['se_test']:4.2f}  won {c['wins']}/{c['n']}  -> {c['verdict']}"
+                     for c in claims)
 
 
 #: the metrics a claim can be read on (``dtgkit ablate --claims-metrics``)
