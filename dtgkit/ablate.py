@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dtgkit.experiments import report, suites
+from dtgkit.experiments.teachers import ROLE_ORDER
 
 __all__ = ["add_cli", "run_ablation"]
 
@@ -26,12 +27,18 @@ def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[ablate {args.suite} {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
     cfg = suites.budget_config(args, args.suite)
+    only = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if only:  # an unknown arm fails now, not after the data set and the teachers are made
+        suites.select_arms(suites.suite_arms(args.suite, {r: r for r in ROLE_ORDER}, cfg), only)
     res = suites.run_suite(args.suite, cfg, out=Path(args.out) / args.suite,
                            seeds=list(range(args.seed0, args.seed0 + args.seeds)),
                            teachers_dir=Path(args.out) / "teachers", quick=args.quick,
                            teacher_input_size=suites.teacher_size(args, cfg),
-                           teacher_overrides=args.teacher, imagenet_init=args.imagenet_init, say=say)
+                           teacher_overrides=args.teacher, imagenet_init=args.imagenet_init,
+                           only=only, say=say)
     written = report.write_suite_results(args, res)
+    if written["kept"]:
+        say(f"kept {written['kept']} rows of other arms / seeds from {written['csv']} (same budget)")
     say(f"wrote {written['csv']} and {written['md']}; {len(written['published'])} files of the "
         f"seed-{args.seed0} runs copied to {Path(args.results) / 'run_files' / args.suite}")
     print(report.markdown_table(written["summary"], suites.SUITE_METRICS[args.suite]))

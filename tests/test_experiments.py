@@ -341,3 +341,45 @@ def test_teacher_proxy_reads_the_teacher_cache_with_use_cache(tmp_path):
                                             TD.group_ids(records).numpy())
     assert teacher_proxy_accuracies(cfg, ["tiny"], tmp_path, say=said.append) == {"tiny": accs["tiny"]}
     assert "re-using" in said[-1]
+
+
+def test_ablate_fills_a_suite_arm_by_arm_and_seed_by_seed(exp_synth_root, tmp_path, capsys):
+    """``--arms`` / ``--seed0``: calls of the same budget merge into one table; another budget
+    replaces it; an unknown arm fails before anything is made."""
+    from dtgkit.ablate import run_ablation
+    from dtgkit.experiments.report import committed_budget, load_suite
+
+    results = tmp_path / "results"
+    base = ["ablate", "--suite", "table4", "--quick", "--out", str(tmp_path / "runs"), "--results",
+            str(results), "--data-root", str(exp_synth_root), "--finetune-epochs", "1", "--max-steps", "2",
+            "--no-progress"]
+    run_ablation(_parse([*base, "--arms", "sup-tsn", "--seeds", "1"]))
+    rows, _ = load_suite("table4", results)
+    assert [(r["arm"], r["seed"]) for r in rows] == [("sup-tsn", 0)]
+    argv = committed_budget("table4", results)
+    assert argv[argv.index("--arms") + 1] == "sup-tsn"
+
+    run_ablation(_parse([*base, "--arms", "sup-dtg", "--seeds", "1"]))
+    run_ablation(_parse([*base, "--arms", "sup-tsn", "--seed0", "1", "--seeds", "1"]))
+    assert "kept 2 rows" in capsys.readouterr().out
+    rows, summary = load_suite("table4", results)
+    assert [(r["arm"], r["seed"]) for r in rows] == [("sup-tsn", 0), ("sup-tsn", 1), ("sup-dtg", 0)]
+    assert {s["arm"]: s["n"] for s in summary} == {"sup-tsn": 2, "sup-dtg": 1}
+    argv = committed_budget("table4", results)
+    assert argv[argv.index("--seeds") + 1] == "2" and argv[argv.index("--arms") + 1] == "sup-tsn,sup-dtg"
+    assert "rows kept from earlier calls of the same budget" in (results / "table4.md").read_text()
+    first = next(r for r in rows if r["arm"] == "sup-tsn" and r["seed"] == 0)
+
+    # the same arm and seed again: its row is replaced (re-used from its run folder), not doubled
+    run_ablation(_parse([*base, "--arms", "sup-tsn", "--seeds", "1"]))
+    rows, _ = load_suite("table4", results)
+    assert len(rows) == 3
+    assert next(r for r in rows if r["arm"] == "sup-tsn" and r["seed"] == 0)["acc1"] == first["acc1"]
+
+    # another budget is a fresh table
+    run_ablation(_parse([*base[:-2], "1", "--no-progress", "--arms", "sup-dtg", "--seeds", "1"]))
+    rows, _ = load_suite("table4", results)
+    assert [(r["arm"], r["seed"]) for r in rows] == [("sup-dtg", 0)]
+
+    with pytest.raises(ValueError, match="unknown arm"):
+        run_ablation(_parse([*base, "--arms", "no-such-arm"]))

@@ -13,6 +13,8 @@ seed; otherwise *inconclusive* (:func:`verdict`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import csv
 import io
 import json
@@ -34,6 +36,7 @@ from dtgkit.experiments.suites import (
     SUITE_TITLES,
     SUITES,
     publish_run_files,
+    suite_arms,
 )
 from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
 from dtgkit.files import write_text_atomic
@@ -446,32 +449,109 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
     budget, the wall time, the machine) of a :func:`~dtgkit.experiments.suites.run_suite`
     result, and the small files of the first seed's runs next to them.
 
+    A suite can be filled in several calls (``--arms``, ``--seed0`` / ``--seeds``; e.g. one arm
+    and seed per call, two calls side by side, or a long study spread over machines that do not
+    keep their run folders): when ``<suite>.md`` already holds the *same budget* (its ablate
+    arguments but ``--arms`` / ``--seed0`` / ``--seeds``), the rows of the other arms and seeds
+    in ``<suite>.csv`` are kept and this call's rows replace their own (arm, seed); the budget
+    line then names the arms and seeds of the merged table. A different budget replaces the
+    files, as a fresh suite. The read-merge-write holds a lock file (``.<suite>.lock``) so
+    calls side by side do not lose each other's rows.
+
     Args:
         args: the ``dtgkit ablate`` arguments (``suite``, ``results``, ``seed0`` ...).
         result: :func:`~dtgkit.experiments.suites.run_suite` output.
 
     Returns:
-        dict(summary, csv, md, published (paths)).
+        dict(summary, csv, md, published (paths), kept (rows kept from earlier calls)).
     """
-    rows, metrics = result["rows"], SUITE_METRICS[args.suite]
-    summary = summarise(rows, metrics)
+    metrics = SUITE_METRICS[args.suite]
     results = Path(args.results)
-    extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused",
-             "test_n")
-    csv_path = write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
-    md = suite_markdown(args, result["cfg"], rows, summary, metrics, result["teachers"], result["resources"])
-    md_path = results / f"{args.suite}.md"
-    write_text_atomic(md_path, md)
-    published = publish_run_files(rows, results / "run_files" / args.suite, seed=args.seed0)
-    return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published}
+    with _locked(results / f".{args.suite}.lock"):
+        rows, kept = _merge_rows(args, result, results)
+        margs = _merged_args(args, result, rows)
+        summary = summarise(rows, metrics)
+        extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused",
+                 "test_n")
+        csv_path = write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
+        md = suite_markdown(margs, result["cfg"], rows, summary, metrics, result["teachers"], result["resources"],
+                            kept=kept)
+        md_path = results / f"{args.suite}.md"
+        write_text_atomic(md_path, md)
+        published = publish_run_files(rows, results / "run_files" / args.suite, seed=margs.seed0)
+    return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published, "kept": kept}
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive ``flock`` on ``path`` (no lock where ``fcntl`` is missing, e.g. Windows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _budget_key(argv: Sequence[str]) -> list[str]:
+    """Ablate arguments without the ones that only choose arms and seeds."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a in ("--arms", "--seeds", "--seed0"):
+            skip = True
+        else:
+            out.append(a)
+    return out
+
+
+def _merge_rows(args: argparse.Namespace, result: dict[str, Any], results: Path) -> tuple[list[dict], int]:
+    """This call's rows plus those of earlier calls of the same budget (see
+    :func:`write_suite_results`), in suite order; and how many were kept."""
+    new = list(result["rows"])
+    csv_path = results / f"{args.suite}.csv"
+    try:
+        same = _budget_key(committed_budget(args.suite, results)) == _budget_key(ablate_argv(args))
+    except (FileNotFoundError, ValueError):
+        same = False
+    old = read_csv(csv_path) if same and csv_path.is_file() else []
+    ran = {(r["arm"], int(r["seed"])) for r in new}
+    kept = [r for r in old if (r["arm"], int(r["seed"])) not in ran]
+    for r in kept:
+        r.pop("suite_index", None)
+        r["reused"] = str(r.get("reused")) == "True"
+    order = {a.key: i for i, a in enumerate(suite_arms(args.suite, result["teachers"], result["cfg"],
+                                                       imagenet_init=getattr(args, "imagenet_init", "")))}
+    rows = sorted(kept + new, key=lambda r: (order.get(r["arm"], len(order)), int(r["seed"])))
+    return rows, len(kept)
+
+
+def _merged_args(args: argparse.Namespace, result: dict[str, Any], rows: list[dict]) -> argparse.Namespace:
+    """``args`` with ``--seed0`` / ``--seeds`` / ``--arms`` describing the merged rows."""
+    margs = copy.copy(args)
+    seeds = sorted({int(r["seed"]) for r in rows}) or [args.seed0]
+    margs.seed0, margs.seeds = seeds[0], seeds[-1] - seeds[0] + 1
+    every = [a.key for a in suite_arms(args.suite, result["teachers"], result["cfg"],
+                                       imagenet_init=getattr(args, "imagenet_init", ""))]
+    present = [k for k in every if any(r["arm"] == k for r in rows)]
+    margs.arms = "" if set(present) == set(every) else ",".join(present)
+    return margs
 
 
 def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],
-                   metrics, teachers: dict[str, str], res: dict[str, Any]) -> str:
+                   metrics, teachers: dict[str, str], res: dict[str, Any], *, kept: int = 0) -> str:
     """The ``<suite>.md`` text: title, table (mean ± std), budget, cost, machine, notes.
 
     Args:
         args: the ``dtgkit ablate`` arguments (the command line that reproduces it).
+        kept: rows kept from earlier calls of the same budget (:func:`write_suite_results`).
     """
     m = machine_info()
     seeds = sorted({r["seed"] for r in rows})
@@ -494,7 +574,8 @@ def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summ
               (f"* wall time of this call {res['wall_s'] / 60:.1f} min (CPU {res['cpu_s']:.0f} s); sum of "
               f"the runs' stage times {run_s / 60:.1f} min, CPU {run_cpu / 60:.1f} min, i.e. about "
               f"{run_cpu / max(1, m['cpus']) / 60:.1f} min on {m['cpus']} idle CPUs (estimate); {reused} of "
-              f"{len(rows)} runs re-used from earlier calls; peak memory {res['peak_tree_pss_mb']:.0f} MB PSS (process tree)"),
+              f"{len(rows)} runs re-used from earlier calls; peak memory {res['peak_tree_pss_mb']:.0f} MB PSS (process tree)"
+              + (f"; {kept} rows kept from earlier calls of the same budget (other arms / seeds)" if kept else "")),
               (f"* machine: {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), CUDA "
               f"{'yes' if m['cuda'] else 'no'}; load average {res['loadavg_start'][0]:.1f} -> "
               f"{res['loadavg_end'][0]:.1f} (above {m['cpus']}: the machine was shared)"), ""]
@@ -560,6 +641,10 @@ def efficiency_tables(rows: list[dict]) -> str:
 def ablate_argv(args: argparse.Namespace) -> list[str]:
     """The ``dtgkit ablate`` arguments that reproduce a run of a suite."""
     out = ["--suite", args.suite, "--seeds", str(args.seeds)]
+    if getattr(args, "seed0", 0):
+        out += ["--seed0", str(args.seed0)]
+    if getattr(args, "arms", ""):
+        out += ["--arms", args.arms]
     if args.quick:
         out.append("--quick")
     for flag in ("epochs", "finetune_epochs", "batch_size", "max_steps"):

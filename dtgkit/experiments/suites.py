@@ -240,6 +240,10 @@ def add_suite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--suite", choices=SUITES, help="the suite to run")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds (default 3)")
     p.add_argument("--seed0", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--arms", default="", metavar="A[,B]",
+                   help="run only these arms (and those they need); with the same budget the rows "
+                        "of other arms and seeds already in RESULTS/<suite>.csv are kept, so a suite "
+                        "can be filled arm by arm and seed by seed, in calls side by side")
     p.add_argument("--out", default="runs/ablate", help="run folders (default %(default)s)")
     p.add_argument("--results", default="notebooks/results", help="CSV / markdown folder (default %(default)s)")
     p.add_argument("--preset", default="", help="the budget's preset (default cpu-demo; e.g. "
