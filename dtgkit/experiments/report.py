@@ -13,7 +13,6 @@ seed; otherwise *inconclusive* (:func:`verdict`).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import csv
 import io
@@ -39,7 +38,7 @@ from dtgkit.experiments.suites import (
     suite_arms,
 )
 from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
-from dtgkit.files import write_text_atomic
+from dtgkit.files import exclusive_lock, write_text_atomic
 from dtgkit.metrics import METRIC_NAMES, METRICS
 from dtgkit.viz.plots import DPI
 from dtgkit.viz.results import plot_accuracy_bars, plot_efficiency, plot_loss_curves
@@ -467,7 +466,7 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
     """
     metrics = SUITE_METRICS[args.suite]
     results = Path(args.results)
-    with _locked(results / f".{args.suite}.lock"):
+    with exclusive_lock(results / f".{args.suite}.lock", what=f"{args.suite}'s results in {results}"):
         rows, kept = _merge_rows(args, result, results)
         margs = _merged_args(args, result, rows)
         summary = summarise(rows, metrics)
@@ -480,23 +479,6 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
         write_text_atomic(md_path, md)
         published = publish_run_files(rows, results / "run_files" / args.suite, seed=margs.seed0)
     return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published, "kept": kept}
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive ``flock`` on ``path`` (no lock where ``fcntl`` is missing, e.g. Windows)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _budget_key(argv: Sequence[str]) -> list[str]:
