@@ -182,9 +182,16 @@ def write_video(
 ) -> None:
     """Encode uint8 T x H x W x 3 RGB frames (H, W even) as a yuv420p mp4.
 
-    The colour conversion is :func:`rgb_to_yuv420p` and the encoder runs on one thread, so the
-    file's bytes are a function of the frames alone (not of the thread count, the CPU's SIMD
-    level or what ran before in the process). Written to a temporary name, then renamed.
+    The colour conversion is :func:`rgb_to_yuv420p` and the encoder runs on one thread without
+    its assembly kernels (x264 ``asm=0``), so the file's bytes are a function of the frames
+    alone (not of the thread count, the CPU's SIMD level or what ran before in the process).
+    Written to a temporary name, then renamed.
+
+    Why ``asm=0``: on a CPU with AVX-512 (seen on an Intel Xeon with PyAV 16.1, 17.1 and 18.1)
+    x264's SIMD path wrote a different stream for the same frames about once in 25 encodes
+    (decoded pixels up to 47 levels apart), and x264's kernels make different encoding choices
+    on CPUs with different SIMD levels, so no SIMD path gives the same bytes everywhere. The C
+    path costs ~40 % more encoding time (about 15 % of generating a clip).
     """
     import av
 
@@ -196,7 +203,7 @@ def write_video(
         stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
         stream.codec_context.thread_count = 1
         if codec == "libx264":
-            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "asm=0"}
         else:
             stream.bit_rate = 400_000
         for f in yuv:  # already the encoder's pixel format and size: PyAV does not reformat
