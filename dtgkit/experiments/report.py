@@ -250,8 +250,9 @@ def plot_suite(suite: str, results: str | Path = RESULTS, *, metrics=None):
         matplotlib Figure.
     """
     rows, summary = load_suite(suite, results)
-    n_seeds = len({r["seed"] for r in rows})
-    title = f"{SUITE_TITLES[suite]} ({n_seeds} seed{'s' if n_seeds > 1 else ''})"
+    per_arm = sorted({s["n"] for s in summary if s["n"]}) or [0]  # a table filled arm by arm may be uneven
+    seeds = str(per_arm[0]) if len(per_arm) == 1 else f"{per_arm[0]}-{per_arm[-1]}"
+    title = f"{SUITE_TITLES[suite]} ({seeds} seed{'s' if per_arm[-1] > 1 else ''})"
     chance = chance_of(Path(results) / "run_files" / suite)
     if suite != "efficiency":
         shown = metrics or [m for m in SUITE_METRICS[suite] if m != "acc5"]
