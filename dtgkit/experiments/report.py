@@ -155,7 +155,8 @@ def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike,
 
 
 def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Rows of :func:`write_csv` (metrics as floats, NaN when empty; seed as int)."""
+    """Rows of :func:`write_csv` (metrics as floats, NaN when empty; seed as int; ``reused``
+    as bool)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"results file not found: {path}")
@@ -165,6 +166,8 @@ def read_csv(path: str | os.PathLike) -> list[dict[str, Any]]:
             for m in (*METRICS, "mean_class_acc"):
                 r[m] = float(r[m]) if r.get(m) else float("nan")
             r["seed"] = int(r["seed"]) if r.get("seed") else 0
+            if "reused" in r:
+                r["reused"] = r["reused"] == "True"
             rows.append(r)
     for i, key in enumerate(dict.fromkeys(r["arm"] for r in rows)):
         for r in rows:
@@ -467,9 +470,11 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
     """
     metrics = SUITE_METRICS[args.suite]
     results = Path(args.results)
+    every = [a.key for a in suite_arms(args.suite, result["teachers"], result["cfg"],
+                                       imagenet_init=getattr(args, "imagenet_init", ""))]
     with exclusive_lock(results / f".{args.suite}.lock", what=f"{args.suite}'s results in {results}"):
-        rows, kept = _merge_rows(args, result, results)
-        margs = _merged_args(args, result, rows)
+        rows, kept = _merge_rows(args, result["rows"], results, every)
+        margs = _merged_args(args, rows, every)
         summary = summarise(rows, metrics)
         extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused",
                  "test_n")
@@ -495,10 +500,11 @@ def _budget_key(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _merge_rows(args: argparse.Namespace, result: dict[str, Any], results: Path) -> tuple[list[dict], int]:
+def _merge_rows(args: argparse.Namespace, new: list[dict], results: Path,
+                every: Sequence[str]) -> tuple[list[dict], int]:
     """This call's rows plus those of earlier calls of the same budget (see
-    :func:`write_suite_results`), in suite order; and how many were kept."""
-    new = list(result["rows"])
+    :func:`write_suite_results`), in suite order (``every``: the suite's arm keys); and how
+    many were kept."""
     csv_path = results / f"{args.suite}.csv"
     try:
         same = _budget_key(committed_budget(args.suite, results)) == _budget_key(ablate_argv(args))
@@ -508,21 +514,17 @@ def _merge_rows(args: argparse.Namespace, result: dict[str, Any], results: Path)
     ran = {(r["arm"], int(r["seed"])) for r in new}
     kept = [r for r in old if (r["arm"], int(r["seed"])) not in ran]
     for r in kept:
-        r.pop("suite_index", None)
-        r["reused"] = str(r.get("reused")) == "True"
-    order = {a.key: i for i, a in enumerate(suite_arms(args.suite, result["teachers"], result["cfg"],
-                                                       imagenet_init=getattr(args, "imagenet_init", "")))}
+        r.pop("suite_index", None)  # read_csv's order index; the merged rows are sorted below
+    order = {k: i for i, k in enumerate(every)}
     rows = sorted(kept + new, key=lambda r: (order.get(r["arm"], len(order)), int(r["seed"])))
     return rows, len(kept)
 
 
-def _merged_args(args: argparse.Namespace, result: dict[str, Any], rows: list[dict]) -> argparse.Namespace:
+def _merged_args(args: argparse.Namespace, rows: list[dict], every: Sequence[str]) -> argparse.Namespace:
     """``args`` with ``--seed0`` / ``--seeds`` / ``--arms`` describing the merged rows."""
     margs = copy.copy(args)
     seeds = sorted({int(r["seed"]) for r in rows}) or [args.seed0]
     margs.seed0, margs.seeds = seeds[0], seeds[-1] - seeds[0] + 1
-    every = [a.key for a in suite_arms(args.suite, result["teachers"], result["cfg"],
-                                       imagenet_init=getattr(args, "imagenet_init", ""))]
     present = [k for k in every if any(r["arm"] == k for r in rows)]
     margs.arms = "" if set(present) == set(every) else ",".join(present)
     return margs
