@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,10 @@ def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
     only = [a.strip() for a in args.arms.split(",") if a.strip()]
     if only:  # an unknown arm fails now, not after the data set and the teachers are made
         suites.select_arms(suites.suite_arms(args.suite, {r: r for r in ROLE_ORDER}, cfg), only)
+    old = report.replaced_budget(args)
+    if old is not None:
+        say(f"note: {Path(args.results) / (args.suite + '.md')} holds another budget "
+            f"(`dtgkit ablate {shlex.join(old)}`): this call's table will replace it, not merge into it")
     res = suites.run_suite(args.suite, cfg, out=Path(args.out) / args.suite,
                            seeds=list(range(args.seed0, args.seed0 + args.seeds)),
                            teachers_dir=Path(args.out) / "teachers", quick=args.quick,
@@ -37,6 +42,9 @@ def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
                            teacher_overrides=args.teacher, imagenet_init=args.imagenet_init,
                            only=only, say=say)
     written = report.write_suite_results(args, res)
+    if written["replaced"] is not None:
+        say(f"replaced the table of another budget (`dtgkit ablate {shlex.join(written['replaced'])}`) in "
+            f"{written['md']}")
     if written["kept"]:
         say(f"kept {written['kept']} rows of other arms / seeds from {written['csv']} (same budget)")
     say(f"wrote {written['csv']} and {written['md']}; {len(written['published'])} files of the "

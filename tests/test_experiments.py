@@ -345,7 +345,7 @@ def test_teacher_proxy_reads_the_teacher_cache_with_use_cache(tmp_path):
 
 def test_ablate_fills_a_suite_arm_by_arm_and_seed_by_seed(exp_synth_root, tmp_path, capsys):
     """``--arms`` / ``--seed0``: calls of the same budget merge into one table; another budget
-    replaces it; an unknown arm fails before anything is made."""
+    replaces it, with a notice; an unknown arm fails before anything is made."""
     from dtgkit.ablate import run_ablation
     from dtgkit.experiments.report import committed_budget, load_suite
 
@@ -376,10 +376,15 @@ def test_ablate_fills_a_suite_arm_by_arm_and_seed_by_seed(exp_synth_root, tmp_pa
     assert len(rows) == 3
     assert next(r for r in rows if r["arm"] == "sup-tsn" and r["seed"] == 0)["acc1"] == first["acc1"]
 
-    # another budget is a fresh table
+    assert "another budget" not in capsys.readouterr().out  # same budget: merged, no notice
+
+    # another budget is a fresh table, and the call says so when it starts and when it writes
     run_ablation(_parse([*base[:-2], "1", "--no-progress", "--arms", "sup-dtg", "--seeds", "1"]))
     rows, _ = load_suite("table4", results)
     assert [(r["arm"], r["seed"]) for r in rows] == [("sup-dtg", 0)]
+    out = capsys.readouterr().out
+    assert "holds another budget" in out and "will replace it" in out
+    assert "replaced the table of another budget" in out and "--max-steps 2" in out
 
     with pytest.raises(ValueError, match="unknown arm"):
         run_ablation(_parse([*base, "--arms", "no-such-arm"]))

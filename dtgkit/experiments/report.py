@@ -62,6 +62,7 @@ __all__ = [
     "paired_difference",
     "plot_suite",
     "read_csv",
+    "replaced_budget",
     "suite_markdown",
     "summarise",
     "verdict",
@@ -466,13 +467,15 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
         result: :func:`~dtgkit.experiments.suites.run_suite` output.
 
     Returns:
-        dict(summary, csv, md, published (paths), kept (rows kept from earlier calls)).
+        dict(summary, csv, md, published (paths), kept (rows kept from earlier calls), replaced
+        (the ablate arguments of a table of another budget that this one replaced, or None)).
     """
     metrics = SUITE_METRICS[args.suite]
     results = Path(args.results)
     every = [a.key for a in suite_arms(args.suite, result["teachers"], result["cfg"],
                                        imagenet_init=getattr(args, "imagenet_init", ""))]
     with exclusive_lock(results / f".{args.suite}.lock", what=f"{args.suite}'s results in {results}"):
+        replaced = replaced_budget(args)
         rows, kept = _merge_rows(args, result["rows"], results, every)
         margs = _merged_args(args, rows, every)
         summary = summarise(rows, metrics)
@@ -484,7 +487,8 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
         md_path = results / f"{args.suite}.md"
         write_text_atomic(md_path, md)
         published = publish_run_files(rows, results / "run_files" / args.suite, seed=margs.seed0)
-    return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published, "kept": kept}
+    return {"summary": summary, "csv": csv_path, "md": str(md_path), "published": published, "kept": kept,
+            "replaced": replaced}
 
 
 def _budget_key(argv: Sequence[str]) -> list[str]:
@@ -498,6 +502,20 @@ def _budget_key(argv: Sequence[str]) -> list[str]:
         else:
             out.append(a)
     return out
+
+
+def replaced_budget(args: argparse.Namespace) -> list[str] | None:
+    """The ablate arguments of the table that this call's results would *replace*:
+    ``<results>/<suite>.md`` holds another budget (see :func:`write_suite_results`); None when
+    there is no table, or it has the same budget (its rows are merged), or no budget line.
+
+    ``dtgkit ablate`` says so when it starts and when it writes, so a mistyped ``--set`` aimed at
+    a folder of committed results is seen before the committed table is gone (git keeps it)."""
+    try:
+        old = committed_budget(args.suite, args.results)
+    except (FileNotFoundError, ValueError):
+        return None
+    return None if _budget_key(old) == _budget_key(ablate_argv(args)) else old
 
 
 def _merge_rows(args: argparse.Namespace, new: list[dict], results: Path,
