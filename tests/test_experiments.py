@@ -192,6 +192,9 @@ def test_claims_are_checked_per_seed(tmp_path):
     assert "**holds**" in claims_markdown(claims)
     one = paired_difference([row("a", 0, 1.0), row("b", 0, 0.0)], "a", "b")
     assert verdict(one) == "inconclusive (one seed)"
+    # two seeds won by a wide margin are not enough (no effect: two seeds agree half the time)
+    two = paired_difference([row("a", s, 60.0) for s in (0, 1)] + [row("b", s, 40.0) for s in (0, 1)], "a", "b")
+    assert (two["wins"], verdict(two)) == (2, "inconclusive (2 seeds; 3 needed)")
     assert verdict(paired_difference([], "a", "b")) == "not run"
     from dtgkit.cli import main
 

@@ -333,16 +333,27 @@ def paired_difference(rows: list[dict], arm_a: str, arm_b: str, metric: str = "a
             "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum())}
 
 
+#: the fewest seeds on which a claim can hold or be contradicted (:func:`verdict`)
+MIN_SEEDS = 3
+
+
 def verdict(diff: dict, *, at_least_equal: bool = False) -> str:
-    """``holds`` when A beat B in every seed (>= 2 seeds; ``at_least_equal``: ties count),
-    ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed seeds, one seed
-    or no data). A deliberately strict rule: with 3 seeds and noisy small runs, a mean
-    difference alone is not evidence. Where the test-set size is known (``se_test``), a
-    difference must also exceed twice the test set's standard error, otherwise ``inconclusive
-    (within the test set's error)`` (an ``at_least_equal`` claim needs no margin to hold)."""
+    """``holds`` when A beat B in every seed (>= :data:`MIN_SEEDS` seeds; ``at_least_equal``:
+    ties count), ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed
+    seeds, fewer than 3 seeds, or no data). A deliberately strict rule: with 3 seeds and noisy
+    small runs, a mean difference alone is not evidence. Where the test-set size is known
+    (``se_test``), a difference must also exceed twice the test set's standard error, otherwise
+    ``inconclusive (within the test set's error)`` (an ``at_least_equal`` claim needs no margin
+    to hold).
+
+    Why 3 seeds: with no effect at all, two seeds agree in sign half the time; on the long
+    fine-tuning schedule (``notebooks/results/lab-long``, seed std 4-11 points) a claim "held"
+    on two seeds, each won by ~10 points, and the third seed reversed it."""
     n = diff["n"]
-    if n < 2:
-        return "inconclusive (one seed)" if n == 1 else "not run"
+    if n < MIN_SEEDS:
+        if n == 0:
+            return "not run"
+        return "inconclusive (one seed)" if n == 1 else f"inconclusive ({n} seeds; {MIN_SEEDS} needed)"
     se = diff.get("se_test", float("nan"))
     margin = 2 * se if not math.isnan(se) else 0.0
     good = diff["wins"] + (diff["ties"] if at_least_equal else 0)
