@@ -47,6 +47,7 @@ __all__ = [
     "CLAIMS",
     "CLAIM_METRICS",
     "CSV_COLUMNS",
+    "MIN_SEEDS",
     "RESULTS",
     "ablate_argv",
     "check_claims",
@@ -340,7 +341,7 @@ MIN_SEEDS = 3
 def verdict(diff: dict, *, at_least_equal: bool = False) -> str:
     """``holds`` when A beat B in every seed (>= :data:`MIN_SEEDS` seeds; ``at_least_equal``:
     ties count), ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed
-    seeds, fewer than 3 seeds, or no data). A deliberately strict rule: with 3 seeds and noisy
+    seeds, fewer than :data:`MIN_SEEDS` seeds, or no data). A deliberately strict rule: with 3 seeds and noisy
     small runs, a mean difference alone is not evidence. Where the test-set size is known
     (``se_test``), a difference must also exceed twice the test set's standard error, otherwise
     ``inconclusive (within the test set's error)`` (an ``at_least_equal`` claim needs no margin
