@@ -586,11 +586,11 @@ def bench_preset_step(preset: str = "lab", *, teachers: Sequence[str] | None = N
     d, b = cfg.data, cfg.pretrain.batch_size
     E.seed_everything(0)
     records, _ = TD.load_split(d, "train")
-    # one pass of the loader covers every timed step (with room to spare): a lab epoch is 48
-    # batches, so its loader refills its prefetch at an epoch start once in 48 steps; a pass of
-    # two batches (as this bench had) paid that refill on every other step (data_ms 11-13 ms
-    # instead of 2-3, dtg_vs_student +0.1)
-    n = (warmup + 2 * steps + 1) * b
+    # one pass of the loader holds every step dtg() takes (warmup + steps batches): a lab epoch
+    # is 48 batches, so its loader refills its prefetch at an epoch start once in 48 steps; a
+    # pass of two batches (as this bench had) paid that refill on every other step (data_ms
+    # 11-13 ms instead of 2-3, dtg_vs_student +0.1)
+    n = (warmup + steps) * b
     records = (records * -(-n // len(records)))[:n]
     student = build_student(cfg)
     clf = torch.nn.Linear(student.feat_dim, 10)

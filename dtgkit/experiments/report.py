@@ -341,8 +341,8 @@ MIN_SEEDS = 3
 def verdict(diff: dict, *, at_least_equal: bool = False) -> str:
     """``holds`` when A beat B in every seed (>= :data:`MIN_SEEDS` seeds; ``at_least_equal``:
     ties count), ``contradicted`` when B beat A in every seed, else ``inconclusive`` (mixed
-    seeds, fewer than :data:`MIN_SEEDS` seeds, or no data). A deliberately strict rule: with 3 seeds and noisy
-    small runs, a mean difference alone is not evidence. Where the test-set size is known
+    seeds, fewer than :data:`MIN_SEEDS` seeds, or no data). A deliberately strict rule: with 3
+    seeds and noisy small runs, a mean difference alone is not evidence. Where the test-set size is known
     (``se_test``), a difference must also exceed twice the test set's standard error, otherwise
     ``inconclusive (within the test set's error)`` (an ``at_least_equal`` claim needs no margin
     to hold).
@@ -488,8 +488,9 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
     every = [a.key for a in suite_arms(args.suite, result["teachers"], result["cfg"],
                                        imagenet_init=getattr(args, "imagenet_init", ""))]
     with exclusive_lock(results / f".{args.suite}.lock", what=f"{args.suite}'s results in {results}"):
-        replaced = replaced_budget(args)
-        rows, kept = _merge_rows(args, result["rows"], results, every)
+        old, same = _held_budget(args)
+        replaced = None if same else old
+        rows, kept = _merge_rows(args, result["rows"], results, every, same=same)
         margs = _merged_args(args, rows, every)
         summary = summarise(rows, metrics)
         extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused",
@@ -517,6 +518,16 @@ def _budget_key(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _held_budget(args: argparse.Namespace) -> tuple[list[str] | None, bool]:
+    """The ablate arguments of the table ``<results>/<suite>.md`` holds (None: no table, or no
+    budget line), and whether they are this call's budget (its rows are then merged)."""
+    try:
+        old = committed_budget(args.suite, args.results)
+    except (FileNotFoundError, ValueError):
+        return None, False
+    return old, _budget_key(old) == _budget_key(ablate_argv(args))
+
+
 def replaced_budget(args: argparse.Namespace) -> list[str] | None:
     """The ablate arguments of the table that this call's results would *replace*:
     ``<results>/<suite>.md`` holds another budget (see :func:`write_suite_results`); None when
@@ -524,23 +535,16 @@ def replaced_budget(args: argparse.Namespace) -> list[str] | None:
 
     ``dtgkit ablate`` says so when it starts and when it writes, so a mistyped ``--set`` aimed at
     a folder of committed results is seen before the committed table is gone (git keeps it)."""
-    try:
-        old = committed_budget(args.suite, args.results)
-    except (FileNotFoundError, ValueError):
-        return None
-    return None if _budget_key(old) == _budget_key(ablate_argv(args)) else old
+    old, same = _held_budget(args)
+    return None if same else old
 
 
 def _merge_rows(args: argparse.Namespace, new: list[dict], results: Path,
-                every: Sequence[str]) -> tuple[list[dict], int]:
-    """This call's rows plus those of earlier calls of the same budget (see
-    :func:`write_suite_results`), in suite order (``every``: the suite's arm keys); and how
-    many were kept."""
+                every: Sequence[str], *, same: bool) -> tuple[list[dict], int]:
+    """This call's rows plus those of earlier calls of the same budget (``same``: the table in
+    ``results`` has this call's budget; see :func:`write_suite_results`), in suite order
+    (``every``: the suite's arm keys); and how many were kept."""
     csv_path = results / f"{args.suite}.csv"
-    try:
-        same = _budget_key(committed_budget(args.suite, results)) == _budget_key(ablate_argv(args))
-    except (FileNotFoundError, ValueError):
-        same = False
     old = read_csv(csv_path) if same and csv_path.is_file() else []
     ran = {(r["arm"], int(r["seed"])) for r in new}
     kept = [r for r in old if (r["arm"], int(r["seed"])) not in ran]
