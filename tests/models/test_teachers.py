@@ -434,3 +434,27 @@ def test_garbage_weights_are_one_clear_error_without_unsafe_advice(tmp_path):
     with pytest.raises(ValueError, match="truncated or corrupt") as err:
         T.create_teacher(f"checkpoint:{bad}")
     assert "weights_only=False" not in str(err.value)
+
+
+def test_cache_lookup_shares_row_layouts_only_where_they_match(video_root, tmp_path):
+    """Caches built together share one row layout (computed once per call); a cache built with
+    other videos or another stride keeps its own rows. Every teacher's guidance is the float32
+    mean of its own stored rows, exactly."""
+    out = tmp_path / "mixed"
+    tc.cache_teacher_features(video_root, ["tiny", "tiny#seed=7"], out,
+                              videos=["a/carphone.mp4"], size=24, progress=False)
+    tc.cache_teacher_features(video_root, "tiny#seed=5", out, size=24, frame_stride=2,
+                              progress=False)
+    specs = ["tiny", "tiny#seed=7", "tiny#seed=5"]
+    cache = tc.CachedGuidance(out, specs)
+    assert cache._layouts == [0, 0, 2]
+    idx = np.array([[0, 2, 40, 118], [119, 3, 3, 60]])  # unsorted and repeated frames too
+    paths = ["a/carphone.mp4", "a/carphone.mp4"]
+    got = cache(paths, idx)
+    for k in range(3):
+        rows = np.stack([cache.rows(k, p, i) for p, i in zip(paths, idx)])
+        want = np.asarray(cache.arrays[k][rows.reshape(-1)], np.float32).reshape(2, 4, -1)
+        assert torch.equal(got[k], torch.from_numpy(want).mean(dim=1))
+    assert not np.array_equal(cache.rows(0, paths[0], idx[0]), cache.rows(2, paths[0], idx[0]))
+    with pytest.raises(KeyError, match="not in the teacher cache"):
+        cache(["b/distorted.mp4"], idx[:1])  # only the strided cache holds it
