@@ -391,3 +391,45 @@ def test_ablate_fills_a_suite_arm_by_arm_and_seed_by_seed(exp_synth_root, tmp_pa
 
     with pytest.raises(ValueError, match="unknown arm"):
         run_ablation(_parse([*base, "--arms", "no-such-arm"]))
+
+
+def test_rows_carry_within_pair_accuracy_into_csv_and_markdown(tmp_path):
+    """``pair_acc``: each confusable pair's within-pair test accuracy, from the run's scores,
+    in the class order saved with them; kept through the CSV; one table line per arm."""
+    import json
+
+    from dtgkit.data.synth.world import META_NAME
+    from dtgkit.experiments.arms import pair_accuracies
+    from dtgkit.experiments.report import pair_markdown, read_csv, write_csv
+
+    world = tmp_path / "world"
+    world.mkdir()
+    (world / META_NAME).write_text(json.dumps({
+        "classes": [{"name": n} for n in ("Run", "Walk", "Ski", "Surf")],
+        "confusable_pairs": [{"a": "Walk", "b": "Run", "kind": "motion"},
+                             {"a": "Ski", "b": "Surf", "kind": "scene"}]}))
+    stage = tmp_path / "finetune"
+    stage.mkdir()
+    # scores saved in another class order than the world's: Walk, Run, Ski, Surf
+    names = np.array(["Walk", "Run", "Ski", "Surf"])
+    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])  # indices into names
+    scores = np.zeros((8, 4), np.float32)
+    scores[[0, 1, 2, 3], [0, 0, 0, 1]] = 1.0  # Walk right twice, Run wrong, Run right
+    scores[[4, 5, 6, 7], [2, 3, 3, 3]] = 1.0  # Ski right, Ski wrong, Surf right twice
+    np.savez(stage / "scores_test.npz", scores=scores, labels=labels, class_names=names)
+    got = pair_accuracies(stage, world)
+    assert got == {"Walk/Run": 75.0, "Ski/Surf": 75.0}
+    assert pair_accuracies(stage, tmp_path / "nowhere") == {}  # not a SynthActions world
+    assert pair_accuracies(tmp_path, world) == {}  # no scores saved
+
+    rows = [{"arm": "dtg", "label": "DTG", "seed": s, "acc1": 50.0, "pair_acc": got} for s in (1, 0)]
+    rows.append({"arm": "random", "label": "Random", "seed": 0, "acc1": 40.0,
+                 "pair_acc": {"Walk/Run": 50.0, "Ski/Surf": 100.0}})
+    path = write_csv(rows, tmp_path / "t.csv", extra_columns=("pair_acc",))
+    back = read_csv(path)
+    assert json.loads(back[2]["pair_acc"]) == {"Walk/Run": 50.0, "Ski/Surf": 100.0}
+    table = pair_markdown(back).splitlines()
+    assert table[0] == "| method | seeds | Walk/Run | Ski/Surf |"
+    assert table[2] == "| DTG | 0 / 1 | 75 / 75 | 75 / 75 |"
+    assert table[3] == "| Random | 0 | 50 | 100 |"
+    assert pair_markdown([{"arm": "x", "seed": 0, "pair_acc": ""}]) == ""

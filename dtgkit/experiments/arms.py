@@ -33,16 +33,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import torch
 
 from dtgkit.config import VOLATILE_KEYS, Config, apply_overrides, validate
+from dtgkit.data.synth import load_meta
 from dtgkit.dtg import weighting as W
 from dtgkit.experiments.resources import cpu_seconds
 from dtgkit.experiments.teachers import offline_weights
 from dtgkit.files import write_text_atomic
 from dtgkit.metrics import METRICS
+from dtgkit.studies.calibration import student_pair_accuracy
 from dtgkit.train import distributed as D
 from dtgkit.train import engine as E
 from dtgkit.train.evaluate import frozen_evaluation
@@ -165,6 +169,32 @@ def _metrics_of(res: dict | None, prefix: str = "") -> dict[str, float]:
     return {f"{prefix}{k}": float(res[k]) for k in ("acc1", "acc5", "mAP", "mean_class_acc") if k in res}
 
 
+def pair_accuracies(stage_dir: str | os.PathLike, data_root: str | os.PathLike) -> dict[str, float]:
+    """Within-pair test accuracy (percent) of each confusable pair of the SynthActions world at
+    ``data_root`` (:func:`dtgkit.studies.calibration.student_pair_accuracy` on the run stage's
+    ``scores_test.npz``), e.g. ``{"Walk/Run": 58.6, ...}``; empty when the world names no
+    pairs (or is not SynthActions) or the stage saved no test scores.
+
+    Stored in each result row (``pair_acc``), so premise 4's question (does a student separate
+    classes only motion tells apart?) can be read for every arm and seed from the committed CSV
+    after the run folders are gone."""
+    meta = load_meta(data_root) if data_root else None
+    scores = Path(stage_dir) / "scores_test.npz"
+    if not meta or not meta.get("confusable_pairs") or not scores.is_file():
+        return {}
+    with np.load(scores) as z:  # the class order of the scores (saved with them), else the world's
+        names = [str(n) for n in z["class_names"]] if "class_names" in z.files \
+            else [c["name"] for c in meta["classes"]]
+        got = student_pair_accuracy(z["scores"], z["labels"], names,
+                                    [SimpleNamespace(**p) for p in meta["confusable_pairs"]])
+    return {r["pair"]: round(r["acc"], 2) for r in got}
+
+
+def _stage_dir(run_root: Path) -> Path:
+    """The stage whose test scores are the row's: ``joint`` for supervised arms, else ``finetune``."""
+    return run_root / ("joint" if (run_root / "joint").is_dir() else "finetune")
+
+
 def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
             offline_accs: dict[str, float] | None = None, init_ckpt: str | None = None,
             frozen: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
@@ -182,8 +212,8 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
 
     Returns:
         The result row: ``arm``, ``label``, ``seed``, the metrics of :data:`METRICS` (NaN when
-        not measured), ``mean_class_acc``, stage seconds, ``offline_weights``, ``run_dir``,
-        ``skipped`` (the reason, or "").
+        not measured), ``mean_class_acc``, stage seconds, ``offline_weights``, ``pair_acc``
+        (:func:`pair_accuracies`), ``run_dir``, ``skipped`` (the reason, or "").
     """
     row: dict[str, Any] = {"arm": arm.key, "label": arm.label, "seed": seed, **arm.info}
     row.update({m: float("nan") for m in (*METRICS, "mean_class_acc")})
@@ -221,6 +251,8 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
     if done.is_file():
         say(f"[{arm.key} seed {seed}] finished run found in {done.parent}: re-using row.json")
         old = json.loads(done.read_text())
+        if "pair_acc" not in old and old.get("run_dir"):  # a row written before the column
+            old["pair_acc"] = pair_accuracies(_stage_dir(Path(old["run_dir"])), cfg.data.root)
         # the metrics are the run's; the arm's key, label and info are this suite's
         return {**old, "arm": arm.key, "label": arm.label, "seed": seed, **arm.info, "reused": True}
     run_root.mkdir(parents=True, exist_ok=True)
@@ -236,6 +268,7 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
     if arm.supervised is not None:
         say(f"[{arm.key} seed {seed}] supervised run (joint, dtg.method={arm.supervised}) in {run_root}")
         res = _timed(row, "finetune", joint, cfg, resume=True, run_dir=run_root / "joint")
+        row["pair_acc"] = pair_accuracies(run_root / "joint", cfg.data.root)
         return _finish(row, res.results.get("test"), run_root, done)
 
     ckpt = None
@@ -251,6 +284,7 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
         row["linear_acc1"] = float(fe["linear_probe"]["acc1"])
     say(f"[{arm.key} seed {seed}] fine-tuning in {run_root / 'finetune'}")
     ft = _timed(row, "finetune", finetune, cfg, init=ckpt, resume=True, run_dir=run_root / "finetune")
+    row["pair_acc"] = pair_accuracies(run_root / "finetune", cfg.data.root)
     return _finish(row, ft.results.get("test"), run_root, done)
 
 

@@ -494,7 +494,7 @@ def write_suite_results(args: argparse.Namespace, result: dict[str, Any]) -> dic
         margs = _merged_args(args, rows, every)
         summary = summarise(rows, metrics)
         extra = ("pair_mode", "teachers", "weighting", "study", "fraction", "method", "pretrain_epochs", "reused",
-                 "test_n")
+                 "test_n", "pair_acc")
         csv_path = write_csv(rows, results / f"{args.suite}.csv", extra_columns=extra)
         md = suite_markdown(margs, result["cfg"], rows, summary, metrics, result["teachers"], result["resources"],
                             kept=kept)
@@ -565,6 +565,29 @@ def _merged_args(args: argparse.Namespace, rows: list[dict], every: Sequence[str
     return margs
 
 
+def pair_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """Within-pair test accuracy of every arm's runs (the rows' ``pair_acc``,
+    :func:`dtgkit.experiments.arms.pair_accuracies`) as a markdown table: one line per arm, one
+    column per confusable pair, the seeds' values in seed order (``61 / 58 / 56``); "" when no
+    row has it (not a SynthActions world with pairs, or rows written before the column)."""
+    def accs(r: dict) -> dict:
+        v = r.get("pair_acc") or {}
+        return json.loads(v) if isinstance(v, str) else v
+
+    have = [r for r in rows if accs(r)]
+    if not have:
+        return ""
+    pairs = list(dict.fromkeys(p for r in have for p in accs(r)))
+    lines = ["| method | seeds | " + " | ".join(pairs) + " |",
+             "|---|---|" + "---|" * len(pairs)]
+    for arm in dict.fromkeys(r["arm"] for r in have):
+        runs = sorted((r for r in have if r["arm"] == arm), key=lambda r: int(r["seed"]))
+        cells = [" / ".join(f"{_num(accs(r).get(p)):.0f}" for r in runs) for p in pairs]
+        lines.append(f"| {runs[0].get('label') or arm} | {' / '.join(str(r['seed']) for r in runs)} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summary: list[dict],
                    metrics, teachers: dict[str, str], res: dict[str, Any], *, kept: int = 0) -> str:
     """The ``<suite>.md`` text: title, table (mean ± std), budget, cost, machine, notes.
@@ -584,6 +607,13 @@ def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summ
              markdown_table(summary, metrics), ""]
     if args.suite == "efficiency":
         lines += efficiency_tables(rows), ""
+    pairs = pair_markdown(rows)
+    if pairs:
+        lines += ["## Within-pair test accuracy", "",
+                  ("Among the test videos of each confusable pair of the world, how often the true "
+                   "class scores above the other one (percent, per seed; chance 50; the CSV's "
+                   "`pair_acc`). The motion pairs are the calibration's premise 4."), "",
+                  pairs, ""]
     lines += ["## Budget", "",
               (f"* preset `{cfg.preset}` + `dtgkit ablate {' '.join(ablate_argv(args))}`; student "
               f"`{cfg.model.student}`, T = {cfg.data.num_segments}, {cfg.data.size} px; pre-training "
