@@ -53,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     path = report.demo_report(out, res["cfg"], args, res["rows"], summary, res["teachers"], res["proxy"],
                               res["resources"], res["synth"])
     say(f"report: {path}")
-    print(report.markdown_table(summary))
+    print(report.markdown_table(summary, test_n=report.tested_videos(res["rows"])))
     return {"rows": res["rows"], "summary": summary, "report": path, "resources": res["resources"]}
 
 

@@ -63,6 +63,7 @@ def test_resource_monitor_measures():
 # ------------------------------------------------------------------------------ end to end
 def test_demo_quick_writes_report_and_resumes(exp_synth_root, tmp_path, capsys):
     from dtgkit.demo import run_demo
+    from dtgkit.metrics import binomial_se
 
     out = tmp_path / "demo"
     argv = ["demo", "--quick", "--out", str(out), "--data-root", str(exp_synth_root), "--epochs", "1",
@@ -74,6 +75,11 @@ def test_demo_quick_writes_report_and_resumes(exp_synth_root, tmp_path, capsys):
         assert label in report
     assert "peak memory" in report and "wall time" in report and "Seed **0**" in report
     assert "proxy" in report  # the offline-weight proxy is declared
+    # one seed: each accuracy with the test set's binomial error on its 6 test videos
+    assert "binomial standard error on the 6 test videos" in report
+    dtg_line = next(line for line in report.splitlines() if line.startswith("| DTG (all teachers"))
+    acc1 = next(r for r in res["rows"] if r["arm"] == "dtg-all-offline")["acc1"]
+    assert f"{acc1:.2f} ± {binomial_se(acc1, 6):.2f}" in dtg_line
     for png in ("accuracy.png", "loss_curves_pretrain.png", "loss_curves_finetune.png"):
         assert (out / png).stat().st_size > 1000
     rows = res["rows"]

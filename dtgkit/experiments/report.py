@@ -39,7 +39,7 @@ from dtgkit.experiments.suites import (
 )
 from dtgkit.experiments.teachers import ROLE_ORDER, TEACHER_ROLES
 from dtgkit.files import exclusive_lock, write_text_atomic
-from dtgkit.metrics import METRIC_NAMES, METRICS
+from dtgkit.metrics import METRIC_NAMES, METRICS, binomial_se
 from dtgkit.viz.plots import DPI
 from dtgkit.viz.results import plot_accuracy_bars, plot_efficiency, plot_loss_curves
 
@@ -106,24 +106,44 @@ def summarise(rows: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS) 
     return out
 
 
-def format_mean_std(mean: float, std: float, n: int) -> str:
-    """``61.25 ± 1.30`` (``61.25`` for one seed, ``-`` when not measured)."""
+def format_mean_std(mean: float, std: float, n: int, se: float | None = None) -> str:
+    """``61.25 ± 1.30`` (``61.25`` for one seed, or ``61.25 ± 2.15`` with its test-set error
+    ``se``; ``-`` when not measured)."""
     if mean is None or math.isnan(mean):
         return "-"
-    return f"{mean:.2f}" if n <= 1 else f"{mean:.2f} ± {std:.2f}"
+    if n <= 1:
+        return f"{mean:.2f}" if se is None or math.isnan(se) else f"{mean:.2f} ± {se:.2f}"
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def tested_videos(rows: Sequence[dict[str, Any]]) -> int:
+    """The number of test videos behind the rows' accuracies (their largest ``test_n``; 0 when
+    no row recorded it)."""
+    return max((int(float(r["test_n"])) for r in rows if r.get("test_n") not in ("", None)), default=0)
+
+
+#: the metrics that are proportions of test videos (a binomial error applies; not to mAP)
+PROPORTIONS = ("knn_acc1", "linear_acc1", "acc1", "acc5", "mean_class_acc")
 
 
 def markdown_table(summary: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS,
-                   first: str = "method") -> str:
-    """A GitHub markdown table of :func:`summarise` output (skipped arms show their reason)."""
+                   first: str = "method", test_n: int = 0) -> str:
+    """A GitHub markdown table of :func:`summarise` output (skipped arms show their reason).
+
+    ``±`` is the sample std over seeds; an arm with one seed shows, with ``test_n`` (its test
+    videos), the binomial standard error of each accuracy instead (:func:`dtgkit.metrics.binomial_se`:
+    the test set's own sampling error, which a second seed would not remove), and nothing for
+    mAP."""
     head = [first, *[METRIC_NAMES.get(m, m) for m in metrics], "seeds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for s in summary:
         if s["n"] == 0 and s.get("skipped"):
             cells = [s["label"], f"skipped: {s['skipped']}"] + [""] * (len(metrics) - 1) + ["0"]
         else:
-            cells = [s["label"], *[format_mean_std(s[f"{m}_mean"], s[f"{m}_std"], s["n"]) for m in metrics],
-                     str(s["n"])]
+            cells = [s["label"], *[format_mean_std(s[f"{m}_mean"], s[f"{m}_std"], s["n"],
+                                                   binomial_se(s[f"{m}_mean"], test_n)
+                                                   if test_n and m in PROPORTIONS else None)
+                                   for m in metrics], str(s["n"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -740,13 +760,17 @@ def demo_report(out: Path, cfg: Config, args: argparse.Namespace, rows: list[dic
               f"{cfg.pretrain.lr}), fine-tuning {cfg.finetune.epochs} epochs (batch "
               f"{cfg.finetune.batch_size}, lr {cfg.finetune.lr}), queue K = {cfg.dtg.queue_size}, "
               f"tau = {cfg.dtg.tau}. DistInit-L1 fits the same teachers as DTG (uniform weights).")
+    test_n = tested_videos(rows)
     noisy = ("The numbers are whatever these runs gave; with one seed and a few epochs they are noisy "
-             "(see `dtgkit ablate --suite table1 --seeds 3` for mean ± std).")
+             + (f"(± is each accuracy's binomial standard error on the {test_n} test videos, the "
+                "test set's own error; the seeds' spread comes on top of it, see "
+                if test_n else "(see ")
+             + "`dtgkit ablate --suite table1 --seeds 3` for mean ± std over seeds).")
     evals = ("kNN: cosine, k = 200, tau = 0.1 on frozen student features (training split as the bank); "
              "linear probe: logistic regression on frozen, L2-normalised features; fine-tune: student + "
              "classifier trained on the training split's labels, video-level test metrics.")
     lines = ["# dtgkit demo: DTG-Net vs. baselines on SynthActions", "", budget, noisy, "",
-             "## Results (test split; percent)", "", markdown_table(summary), "", evals, "",
+             "## Results (test split; percent)", "", markdown_table(summary, test_n=test_n), "", evals, "",
              "## Data", ""]
     if synth:
         lines.append(f"SynthActions at `{cfg.data.root}` ({synth['train']} training / {synth['test']} "
