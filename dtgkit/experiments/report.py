@@ -648,7 +648,9 @@ def suite_markdown(args: argparse.Namespace, cfg: Config, rows: list[dict], summ
               + (f"; {kept} rows kept from earlier calls of the same budget (other arms / seeds)" if kept else "")),
               (f"* machine: {m['cpus']} CPUs, torch {m['torch']} ({m['torch_threads']} threads), CUDA "
               f"{'yes' if m['cuda'] else 'no'}; load average {res['loadavg_start'][0]:.1f} -> "
-              f"{res['loadavg_end'][0]:.1f} (above {m['cpus']}: the machine was shared)"), ""]
+              f"{res['loadavg_end'][0]:.1f}"
+              + (f" (above {m['cpus']}: the machine was shared)"
+                 if max(res["loadavg_start"][0], res["loadavg_end"][0]) > m["cpus"] else "")), ""]
     notes = SUITE_NOTES.get(args.suite)
     if notes:
         lines += ["## Notes", "", notes, ""]
