@@ -412,8 +412,8 @@ def test_rows_carry_within_pair_accuracy_into_csv_and_markdown(tmp_path):
     world.mkdir()
     (world / META_NAME).write_text(json.dumps({
         "classes": [{"name": n} for n in ("Run", "Walk", "Ski", "Surf")],
-        "confusable_pairs": [{"a": "Walk", "b": "Run", "kind": "motion"},
-                             {"a": "Ski", "b": "Surf", "kind": "scene"}]}))
+        "confusable_pairs": [{"a": "Walk", "b": "Run", "kind": "motion", "how": "rate"},
+                             {"a": "Ski", "b": "Surf", "kind": "scene", "how": "place"}]}))
     stage = tmp_path / "finetune"
     stage.mkdir()
     # scores saved in another class order than the world's: Walk, Run, Ski, Surf

@@ -33,14 +33,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 
 from dtgkit.config import VOLATILE_KEYS, Config, apply_overrides, validate
-from dtgkit.data.synth import load_meta
+from dtgkit.data.synth import ConfusablePair, load_meta
 from dtgkit.dtg import weighting as W
 from dtgkit.experiments.resources import cpu_seconds
 from dtgkit.experiments.teachers import offline_weights
@@ -147,8 +146,6 @@ def world_identity(root: str | os.PathLike) -> tuple[dict[str, int], ...]:
     (real data sets, no world yet, and the first world, versions 1-2, whose committed runs keep
     their hashes). The data root is a path in the config, so without this a finished run of
     the old world would be re-used for the new world at the same path."""
-    from dtgkit.data.synth import load_meta
-
     meta = load_meta(root) if root else None
     version = int(meta.get("version", 0)) if meta else 0
     return ({"synth_version": version},) if version >= 3 else ()
@@ -186,7 +183,7 @@ def pair_accuracies(stage_dir: str | os.PathLike, data_root: str | os.PathLike) 
         names = [str(n) for n in z["class_names"]] if "class_names" in z.files \
             else [c["name"] for c in meta["classes"]]
         got = student_pair_accuracy(z["scores"], z["labels"], names,
-                                    [SimpleNamespace(**p) for p in meta["confusable_pairs"]])
+                                    [ConfusablePair(**p) for p in meta["confusable_pairs"]])
     return {r["pair"]: round(r["acc"], 2) for r in got}
 
 
@@ -268,8 +265,7 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
     if arm.supervised is not None:
         say(f"[{arm.key} seed {seed}] supervised run (joint, dtg.method={arm.supervised}) in {run_root}")
         res = _timed(row, "finetune", joint, cfg, resume=True, run_dir=run_root / "joint")
-        row["pair_acc"] = pair_accuracies(run_root / "joint", cfg.data.root)
-        return _finish(row, res.results.get("test"), run_root, done)
+        return _finish(row, res.results.get("test"), run_root, done, cfg.data.root)
 
     ckpt = None
     if arm.pretrain:
@@ -284,8 +280,7 @@ def run_arm(base: Config, arm: Arm, out_dir: str | os.PathLike, seed: int, *,
         row["linear_acc1"] = float(fe["linear_probe"]["acc1"])
     say(f"[{arm.key} seed {seed}] fine-tuning in {run_root / 'finetune'}")
     ft = _timed(row, "finetune", finetune, cfg, init=ckpt, resume=True, run_dir=run_root / "finetune")
-    row["pair_acc"] = pair_accuracies(run_root / "finetune", cfg.data.root)
-    return _finish(row, ft.results.get("test"), run_root, done)
+    return _finish(row, ft.results.get("test"), run_root, done, cfg.data.root)
 
 
 def _timed(row: dict[str, Any], stage: str, fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -298,11 +293,14 @@ def _timed(row: dict[str, Any], stage: str, fn: Callable, *args: Any, **kwargs: 
     return out
 
 
-def _finish(row: dict[str, Any], test: dict | None, run_root: Path, done: Path) -> dict[str, Any]:
-    """The test metrics into the row, which is then written as the run's ``row.json``."""
+def _finish(row: dict[str, Any], test: dict | None, run_root: Path, done: Path,
+            data_root: str | os.PathLike) -> dict[str, Any]:
+    """The test metrics and the within-pair accuracies (:func:`pair_accuracies` of the world at
+    ``data_root``) into the row, which is then written as the run's ``row.json``."""
     row.update(_metrics_of(test))
     if test and "num_samples" in test:  # the test-set size, for the claims' binomial error
         row["test_n"] = int(test["num_samples"])
+    row["pair_acc"] = pair_accuracies(_stage_dir(run_root), data_root)
     row["run_dir"] = str(run_root)
     row["skipped"] = ""
     _write_json(done, row)
