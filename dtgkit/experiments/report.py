@@ -119,7 +119,7 @@ def format_mean_std(mean: float, std: float, n: int, se: float | None = None) ->
 def tested_videos(rows: Sequence[dict[str, Any]]) -> int:
     """The number of test videos behind the rows' accuracies (their largest ``test_n``; 0 when
     no row recorded it)."""
-    return max((int(float(r["test_n"])) for r in rows if r.get("test_n") not in ("", None)), default=0)
+    return max((int(n) for r in rows if not math.isnan(n := _num(r.get("test_n")))), default=0)
 
 
 #: the metrics that are proportions of test videos (a binomial error applies; not to mAP)
